@@ -1,0 +1,37 @@
+"""ofi: order-flow analytics and intraday trading on Bybit.
+
+The order book, frame decoder and replay loop are compiled (``ofi._core``); everything else is
+plain Python around them. Prices inside the core are int64 ticks, sizes float64, times int64 ns.
+"""
+from ofi._core.book import OrderBook
+from ofi.errors import (
+    AuthenticationError,
+    BookIntegrityError,
+    ExchangeError,
+    InvalidInputError,
+    OfiError,
+    RateLimitError,
+    SequenceGapError,
+)
+from ofi.frames import BookFrame, ControlFrame, Trade, TradeFrame, decode_frame
+from ofi.spec import InstrumentSpec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "OrderBook",
+    "Trade",
+    "InstrumentSpec",
+    "decode_frame",
+    "BookFrame",
+    "TradeFrame",
+    "ControlFrame",
+    "OfiError",
+    "InvalidInputError",
+    "BookIntegrityError",
+    "SequenceGapError",
+    "ExchangeError",
+    "RateLimitError",
+    "AuthenticationError",
+    "__version__",
+]

@@ -1,0 +1,82 @@
+cimport cython
+from libc.stdint cimport int64_t
+from ofi._core.decode cimport FrameDecoder, Level
+
+# One side of the book: keys strictly ascending, the best level last (bids: key = price ticks,
+# asks: key = -price ticks), so inserts and deletes near the top move few bytes.
+ctypedef struct Side:
+    int64_t* keys
+    double* sizes
+    Py_ssize_t n
+    Py_ssize_t cap
+
+ctypedef struct Undo:
+    int64_t key
+    double old_size
+    int sidx
+
+# A strided view of (price ticks, size, side) triples: decoder levels, tape rows or array copies.
+ctypedef struct LevelSrc:
+    const char* base
+    Py_ssize_t stride
+    Py_ssize_t n
+    Py_ssize_t off_price
+    Py_ssize_t off_size
+    Py_ssize_t off_side
+
+ctypedef struct MsgMeta:
+    bint snapshot
+    bint has_u
+    int64_t u
+    int64_t seq
+    int64_t ts_exch
+    int64_t cts
+    int64_t ts_local
+
+# Results of apply_message.
+cdef enum:
+    ST_APPLIED = 1
+    ST_IGNORED = 0
+    ST_NOMEM = -1
+    ST_NO_SNAPSHOT = -2
+    ST_STALE = -3
+    ST_GAP = -4
+    ST_CROSSED = -5
+    ST_BAD_SIZE = -6
+
+
+@cython.final
+cdef class OrderBook:
+    cdef Side sides[2]
+    cdef Side spare[2]
+    cdef Undo* undo
+    cdef Py_ssize_t undo_cap
+    cdef FrameDecoder dec
+    cdef readonly str symbol
+    cdef bytes _symbol_b
+    cdef bytes _topic_b
+    cdef readonly object spec
+    cdef int64_t tick_mant
+    cdef double tick_div
+    cdef readonly int64_t update_id
+    cdef readonly int64_t seq
+    cdef readonly int64_t ts_exch
+    cdef readonly int64_t cts
+    cdef readonly int64_t ts_local
+    cdef bint _has_snapshot
+    cdef bint _stale
+    cdef readonly bint strict_sequence
+    cdef readonly int64_t messages
+    cdef readonly int64_t rejected
+    cdef readonly int64_t gaps
+    cdef readonly int64_t ignored
+    cdef int64_t bad_size_row
+
+    cdef int apply_message(self, LevelSrc* src, MsgMeta* meta) noexcept nogil
+    cdef int raise_status(self, int status, MsgMeta* meta) except -1
+    cdef int _build_snapshot(self, LevelSrc* src) noexcept nogil
+    cdef int _rebuild_side(self, int sidx, LevelSrc* src) noexcept nogil
+    cdef _reject_kind(self, int kind)
+    cdef Level* _grow_levels(self, Py_ssize_t need) except NULL
+    cdef object _side_array(self, int sidx, object n)
+    cdef double price_of(self, int64_t ticks) noexcept nogil

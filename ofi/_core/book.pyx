@@ -1,0 +1,855 @@
+"""The L2 order book: sorted C arrays per side, integer price ticks, exact on Bybit data.
+
+Every message (a raw V5 frame, numpy arrays or a slice of a tape) goes through one kernel,
+``OrderBook.apply_message``: sequence gate, then the levels, then the crossed-book check,
+all or nothing. Deltas keep an undo log so a message that would cross the book, or carries a
+bad size, is rolled back; snapshots are built in spare arrays and swapped in.
+"""
+cimport cython
+from libc.stdint cimport int64_t, INT64_MIN
+from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memmove, memcpy, memcmp
+from libc.math cimport NAN, INFINITY
+
+import json
+
+import numpy as np
+cimport numpy as cnp
+
+from ofi._core.decode cimport (FrameDecoder, FrameInfo, Level, FRAME_BOOK, FRAME_TRADE, FRAME_CONTROL,
+                               TYPE_SNAPSHOT)
+from ofi._core.decode import unsupported_topic_message
+from ofi.errors import BookIntegrityError, ExchangeError, InvalidInputError, SequenceGapError
+from ofi.spec import InstrumentSpec
+
+cnp.import_array()
+
+
+cdef inline Py_ssize_t lower_bound(const int64_t* keys, Py_ssize_t n, int64_t key) noexcept nogil:
+    """First index i with keys[i] >= key (branch-free halving)."""
+    cdef const int64_t* base = keys
+    cdef Py_ssize_t half
+    if n == 0:
+        return 0
+    while n > 1:
+        half = n >> 1
+        base = base + half if base[half] < key else base
+        n -= half
+    return (base - keys) + (base[0] < key)
+
+
+cdef int side_grow(Side* sd, Py_ssize_t need) noexcept nogil:
+    cdef Py_ssize_t cap = sd.cap if sd.cap > 0 else 64
+    cdef int64_t* k
+    cdef double* s
+    while cap < need:
+        cap *= 2
+    if cap == sd.cap:
+        return 0
+    k = <int64_t*>realloc(sd.keys, cap * sizeof(int64_t))
+    if k == NULL:
+        return -1
+    sd.keys = k
+    s = <double*>realloc(sd.sizes, cap * sizeof(double))
+    if s == NULL:
+        return -1
+    sd.sizes = s
+    sd.cap = cap
+    return 0
+
+
+cdef inline int side_set(Side* sd, int64_t key, double size, double* old) noexcept nogil:
+    """Set the absolute size at key (0 deletes; deleting an absent key is a no-op)."""
+    cdef Py_ssize_t n = sd.n
+    cdef Py_ssize_t i
+    if n > 0 and key > sd.keys[n - 1]:
+        i = n                       # a new best level: no search, no move
+    else:
+        i = lower_bound(sd.keys, n, key)
+        if i < n and sd.keys[i] == key:
+            old[0] = sd.sizes[i]
+            if size == 0.0:
+                memmove(&sd.keys[i], &sd.keys[i + 1], (n - i - 1) * sizeof(int64_t))
+                memmove(&sd.sizes[i], &sd.sizes[i + 1], (n - i - 1) * sizeof(double))
+                sd.n = n - 1
+            else:
+                sd.sizes[i] = size
+            return 0
+    old[0] = 0.0
+    if size == 0.0:
+        return 0
+    if n == sd.cap and side_grow(sd, n + 1) < 0:
+        return -1
+    if i < n:
+        memmove(&sd.keys[i + 1], &sd.keys[i], (n - i) * sizeof(int64_t))
+        memmove(&sd.sizes[i + 1], &sd.sizes[i], (n - i) * sizeof(double))
+    sd.keys[i] = key
+    sd.sizes[i] = size
+    sd.n = n + 1
+    return 0
+
+
+cdef inline bint size_ok(double size) noexcept nogil:
+    return size >= 0.0 and size < INFINITY     # False for NaN too
+
+
+cdef inline double sum_top(const Side* sd, Py_ssize_t k) noexcept nogil:
+    cdef Py_ssize_t i, lo
+    cdef double acc = 0.0
+    lo = sd.n - k if k < sd.n else 0
+    i = sd.n - 1
+    while i >= lo:
+        acc += sd.sizes[i]
+        i -= 1
+    return acc
+
+
+cdef inline Py_ssize_t as_k(object k, str name) except -1:
+    cdef Py_ssize_t v
+    if isinstance(k, int) and not isinstance(k, bool):
+        v = k
+        if v >= 1:
+            return v
+    raise InvalidInputError(f"{name} must be an integer >= 1, got {k!r}")
+
+
+cdef object as_array(object a, object dtype, str name):
+    """Coerce to a 1-D C-contiguous array of dtype, refusing lossy conversions."""
+    cdef cnp.ndarray arr
+    if cnp.PyArray_Check(a):
+        arr = <cnp.ndarray>a
+        if (cnp.PyArray_TYPE(arr) == (<cnp.dtype>dtype).type_num and cnp.PyArray_NDIM(arr) == 1
+                and cnp.PyArray_IS_C_CONTIGUOUS(arr)):
+            return arr
+    if a is None:
+        raise InvalidInputError(f"{name} must be a 1-D array, got None")
+    try:
+        arr = np.asarray(a)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{name} must be a 1-D numeric array: {exc}") from None
+    if arr.ndim != 1:
+        raise InvalidInputError(f"{name} must be 1-D, got shape {np.shape(arr)}")
+    if dtype is np.int64:
+        if arr.dtype.kind not in "iu" and not (arr.size == 0 and arr.dtype.kind == "f"):
+            raise InvalidInputError(f"{name} must hold integer price ticks, got dtype {arr.dtype}")
+    elif arr.dtype.kind not in "iuf":
+        raise InvalidInputError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+cdef class OrderBook:
+    """A local L2 order book for one Bybit topic (e.g. ``orderbook.50.BTCUSDT``).
+
+    Parameters
+    ----------
+    symbol : str
+        Instrument symbol; frames for another symbol are rejected.
+    tick_size : str, float or Decimal, optional
+        Price grid (required unless ``spec`` is given). Prices are stored as int64 ticks.
+    spec : InstrumentSpec, optional
+        Instrument specification (tick size, quantity step).
+    strict_sequence : bool, default True
+        Require ``u == last_u + 1`` for every delta; with False any increasing ``u`` is accepted.
+
+    Notes
+    -----
+    Sizes are float64 in base units; prices are returned as floats equal to ``float(str(price))``.
+    A message is applied whole or not at all: malformed input raises ``InvalidInputError``, a gap
+    ``SequenceGapError`` (the book becomes stale until the next snapshot), a crossed or locked result
+    ``BookIntegrityError`` (rolled back, stale). Reads on an empty side return NaN.
+    """
+
+    def __cinit__(self, *args, **kwargs):
+        cdef int i
+        for i in range(2):
+            self.sides[i].keys = NULL
+            self.sides[i].sizes = NULL
+            self.sides[i].n = 0
+            self.sides[i].cap = 0
+            self.spare[i].keys = NULL
+            self.spare[i].sizes = NULL
+            self.spare[i].n = 0
+            self.spare[i].cap = 0
+            if side_grow(&self.sides[i], 256) < 0 or side_grow(&self.spare[i], 256) < 0:
+                raise MemoryError()
+        self.undo_cap = 256
+        self.undo = <Undo*>malloc(self.undo_cap * sizeof(Undo))
+        if self.undo == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        cdef int i
+        for i in range(2):
+            free(self.sides[i].keys)
+            free(self.sides[i].sizes)
+            free(self.spare[i].keys)
+            free(self.spare[i].sizes)
+        free(self.undo)
+
+    def __init__(self, symbol, tick_size=None, *, spec=None, bint strict_sequence=True):
+        if not isinstance(symbol, str) or not symbol:
+            raise InvalidInputError(f"symbol must be a non-empty string, got {symbol!r}")
+        if spec is None:
+            if tick_size is None:
+                raise InvalidInputError("OrderBook needs tick_size=... (or spec=InstrumentSpec(...))")
+            spec = InstrumentSpec(symbol, tick_size)
+        elif not isinstance(spec, InstrumentSpec):
+            raise InvalidInputError(f"spec must be an InstrumentSpec, got {type(spec).__name__}")
+        elif tick_size is not None and spec.tick_size != InstrumentSpec(symbol, tick_size).tick_size:
+            raise InvalidInputError(f"tick_size={tick_size!r} disagrees with spec.tick_size={spec.tick_size}")
+        self.symbol = symbol
+        self._symbol_b = symbol.encode()
+        self.spec = spec
+        self.dec = FrameDecoder(spec.tick_size)
+        self.tick_mant = self.dec.tick_mant
+        self.tick_div = self.dec.tick_div
+        self.strict_sequence = strict_sequence
+        self._topic_b = None
+        self.update_id = -1
+        self.seq = -1
+
+    # ---- the kernel ------------------------------------------------------------------------------
+
+    cdef double price_of(self, int64_t ticks) noexcept nogil:
+        return <double>(ticks * self.tick_mant) / self.tick_div
+
+    cdef int apply_message(self, LevelSrc* src, MsgMeta* meta) noexcept nogil:
+        """Apply one message whole or not at all; returns an ST_* status."""
+        cdef Py_ssize_t i, nu = 0
+        cdef const char* row
+        cdef int64_t price, key
+        cdef double size, old
+        cdef int side, sidx, st = ST_APPLIED
+        cdef Side tmp
+        cdef Side* sd
+        cdef Undo* grown
+        if meta.has_u and meta.u == 1:
+            meta.snapshot = True            # Bybit: u == 1 means the service restarted
+        if not meta.snapshot:
+            if not self._has_snapshot:
+                self.rejected += 1
+                return ST_NO_SNAPSHOT
+            if self._stale:
+                self.rejected += 1
+                return ST_STALE
+            if meta.has_u:
+                if meta.u <= self.update_id:
+                    self.ignored += 1
+                    return ST_IGNORED
+                if self.strict_sequence and meta.u != self.update_id + 1:
+                    self._stale = True
+                    self.gaps += 1
+                    self.rejected += 1
+                    return ST_GAP
+            if src.n > self.undo_cap:
+                grown = <Undo*>realloc(self.undo, src.n * sizeof(Undo))
+                if grown == NULL:
+                    return ST_NOMEM
+                self.undo = grown
+                self.undo_cap = src.n
+            for i in range(src.n):
+                row = src.base + i * src.stride
+                side = (<const signed char*>(row + src.off_side))[0]
+                if side == 0:
+                    continue
+                price = (<const int64_t*>(row + src.off_price))[0]
+                size = (<const double*>(row + src.off_size))[0]
+                if not size_ok(size):
+                    st = ST_BAD_SIZE
+                    self.bad_size_row = i
+                    break
+                sidx = (1 - side) >> 1
+                key = price if side > 0 else -price
+                if side_set(&self.sides[sidx], key, size, &old) < 0:
+                    st = ST_NOMEM
+                    break
+                self.undo[nu].key = key
+                self.undo[nu].old_size = old
+                self.undo[nu].sidx = sidx
+                nu += 1
+            if st == ST_APPLIED and self.sides[0].n > 0 and self.sides[1].n > 0 \
+                    and self.sides[0].keys[self.sides[0].n - 1] >= -self.sides[1].keys[self.sides[1].n - 1]:
+                st = ST_CROSSED
+            if st != ST_APPLIED:
+                i = nu - 1
+                while i >= 0:       # capacity never shrinks, so restoring cannot fail
+                    side_set(&self.sides[self.undo[i].sidx], self.undo[i].key, self.undo[i].old_size, &old)
+                    i -= 1
+                self.rejected += 1
+                if st == ST_CROSSED:
+                    self._stale = True
+                return st
+        else:
+            st = self._build_snapshot(src)
+            if st != ST_APPLIED:
+                self.rejected += 1
+                if st == ST_CROSSED:
+                    self._stale = True
+                return st
+            for sidx in range(2):
+                tmp = self.sides[sidx]
+                self.sides[sidx] = self.spare[sidx]
+                self.spare[sidx] = tmp
+            self._has_snapshot = True
+            self._stale = False
+        if meta.has_u:
+            self.update_id = meta.u
+        self.seq = meta.seq
+        self.ts_exch = meta.ts_exch
+        self.cts = meta.cts
+        self.ts_local = meta.ts_local
+        self.messages += 1
+        return ST_APPLIED
+
+    cdef int _build_snapshot(self, LevelSrc* src) noexcept nogil:
+        """Fill the spare sides from src (any order, zero sizes dropped, last duplicate wins)."""
+        cdef Py_ssize_t i, j, n
+        cdef const char* row
+        cdef int64_t price, key, kt
+        cdef double size, st, old
+        cdef int side, sidx
+        cdef bint plain = True
+        cdef Side* sd
+        self.spare[0].n = 0
+        self.spare[1].n = 0
+        for i in range(src.n):
+            row = src.base + i * src.stride
+            side = (<const signed char*>(row + src.off_side))[0]
+            if side == 0:
+                continue
+            price = (<const int64_t*>(row + src.off_price))[0]
+            size = (<const double*>(row + src.off_size))[0]
+            if not size_ok(size):
+                self.bad_size_row = i
+                return ST_BAD_SIZE
+            if size == 0.0:
+                plain = False
+            sidx = (1 - side) >> 1
+            sd = &self.spare[sidx]
+            if sd.n == sd.cap and side_grow(sd, sd.n + 1) < 0:
+                return ST_NOMEM
+            sd.keys[sd.n] = price if side > 0 else -price
+            sd.sizes[sd.n] = size
+            sd.n += 1
+        for sidx in range(2):
+            sd = &self.spare[sidx]
+            n = sd.n
+            if plain and n > 1:
+                # Bybit sends snapshots best first: keys strictly descending. Reverse in place.
+                for i in range(1, n):
+                    if sd.keys[i] >= sd.keys[i - 1]:
+                        break
+                else:
+                    i = 0
+                    j = n - 1
+                    while i < j:
+                        kt = sd.keys[i]; sd.keys[i] = sd.keys[j]; sd.keys[j] = kt
+                        st = sd.sizes[i]; sd.sizes[i] = sd.sizes[j]; sd.sizes[j] = st
+                        i += 1
+                        j -= 1
+                    continue
+                for i in range(1, n):
+                    if sd.keys[i] <= sd.keys[i - 1]:
+                        break
+                else:
+                    continue
+            elif plain:
+                continue
+            # Unusual order, duplicates or zero sizes: rebuild level by level.
+            if self._rebuild_side(sidx, src) < 0:
+                return ST_NOMEM
+        if self.spare[0].n > 0 and self.spare[1].n > 0 \
+                and self.spare[0].keys[self.spare[0].n - 1] >= -self.spare[1].keys[self.spare[1].n - 1]:
+            return ST_CROSSED
+        return ST_APPLIED
+
+    cdef int _rebuild_side(self, int sidx, LevelSrc* src) noexcept nogil:
+        cdef Py_ssize_t i
+        cdef const char* row
+        cdef int side
+        cdef int64_t price
+        cdef double old
+        cdef Side* sd = &self.spare[sidx]
+        sd.n = 0
+        for i in range(src.n):
+            row = src.base + i * src.stride
+            side = (<const signed char*>(row + src.off_side))[0]
+            if side == 0 or ((1 - side) >> 1) != sidx:
+                continue
+            price = (<const int64_t*>(row + src.off_price))[0]
+            if side_set(sd, price if side > 0 else -price, (<const double*>(row + src.off_size))[0], &old) < 0:
+                return -1
+        return 0
+
+    cdef int raise_status(self, int status, MsgMeta* meta) except -1:
+        if status >= 0:
+            return 0
+        if status == ST_NO_SNAPSHOT:
+            raise SequenceGapError(
+                f"{self.symbol}: delta u={meta.u} arrived before any snapshot; waiting for a snapshot",
+                None, meta.u)
+        if status == ST_STALE:
+            raise SequenceGapError(
+                f"{self.symbol}: book is stale (after a gap or a crossed book at u={self.update_id}); "
+                f"delta u={meta.u} dropped until the next snapshot", None, meta.u)
+        if status == ST_GAP:
+            raise SequenceGapError(
+                f"{self.symbol}: update id gap: expected u={self.update_id + 1}, received u={meta.u}; "
+                f"book kept as of u={self.update_id} and marked stale until the next snapshot",
+                self.update_id + 1, meta.u)
+        if status == ST_CROSSED:
+            raise BookIntegrityError(
+                f"{self.symbol}: message u={meta.u} would leave the book crossed or locked; rolled back "
+                f"to u={self.update_id} and marked stale until the next snapshot")
+        if status == ST_BAD_SIZE:
+            raise InvalidInputError(
+                f"{self.symbol}: size at level {self.bad_size_row} of message u={meta.u} must be finite "
+                f"and >= 0; message rejected")
+        raise MemoryError("out of memory while applying a book message")
+
+    # ---- drivers ---------------------------------------------------------------------------------
+
+    def apply_frame(self, raw, int64_t ts_local=0):
+        """Apply one raw Bybit V5 ``orderbook.*`` websocket frame.
+
+        Parameters
+        ----------
+        raw : str, bytes, bytearray or memoryview
+            The frame exactly as received.
+        ts_local : int, optional
+            Local receive time in ns since the epoch.
+
+        Returns
+        -------
+        bool
+            True if applied, False if it was a duplicate or older delta (``u <= update_id``).
+
+        Raises
+        ------
+        InvalidInputError
+            Malformed frame, price off the tick grid, other symbol or topic, or not an orderbook frame.
+        SequenceGapError
+            A delta that does not continue ``u``, or arrives before a snapshot or while stale.
+        BookIntegrityError
+            The message would cross or lock the book (rolled back, book marked stale).
+        """
+        cdef FrameDecoder dec = self.dec
+        cdef FrameInfo* info
+        cdef LevelSrc src
+        cdef MsgMeta meta
+        cdef int st
+        try:
+            dec.parse(raw)
+        except InvalidInputError:
+            self.rejected += 1
+            raise
+        info = &dec.info
+        if info.kind != FRAME_BOOK:
+            self.rejected += 1
+            self._reject_kind(info.kind)
+        if self._topic_b is not None:
+            if info.topic.len != len(self._topic_b) or memcmp(dec.buf + info.topic.off, <const char*>self._topic_b,
+                                                              info.topic.len) != 0:
+                self.rejected += 1
+                raise InvalidInputError(
+                    f"frame topic {dec.span_str(info.topic)!r} does not match this book's topic "
+                    f"{self._topic_b.decode()!r} (keep one book per topic)")
+        if info.symbol.len != len(self._symbol_b) or memcmp(dec.buf + info.symbol.off, <const char*>self._symbol_b,
+                                                            info.symbol.len) != 0:
+            self.rejected += 1
+            raise InvalidInputError(
+                f"frame symbol data.s={dec.span_str(info.symbol)!r} does not match this book's symbol {self.symbol!r}")
+        src.base = <const char*>dec.levels
+        src.stride = sizeof(Level)
+        src.n = info.n_levels
+        src.off_price = <Py_ssize_t>(<char*>&dec.levels[0].price_ticks - <char*>dec.levels)
+        src.off_size = <Py_ssize_t>(<char*>&dec.levels[0].size - <char*>dec.levels)
+        src.off_side = <Py_ssize_t>(<char*>&dec.levels[0].side - <char*>dec.levels)
+        meta.snapshot = info.type_code == TYPE_SNAPSHOT
+        meta.has_u = True
+        meta.u = info.u
+        meta.seq = info.seq if info.has_seq else -1
+        meta.ts_exch = info.ts_ms * 1000000
+        meta.cts = info.cts_ms * 1000000 if info.has_cts else 0
+        meta.ts_local = ts_local
+        st = self.apply_message(&src, &meta)
+        if st < 0:
+            self.raise_status(st, &meta)
+        if self._topic_b is None and st == ST_APPLIED:
+            self._topic_b = (<const char*>dec.buf)[info.topic.off:info.topic.off + info.topic.len]
+        return st == ST_APPLIED
+
+    cdef _reject_kind(self, int kind):
+        if kind == FRAME_TRADE:
+            raise InvalidInputError(
+                f"apply_frame takes orderbook frames; got {self.dec.span_str(self.dec.info.topic)!r} "
+                f"(decode trades with Trade.from_frame)")
+        if kind == FRAME_CONTROL:
+            raise InvalidInputError("apply_frame takes orderbook frames; got a control reply (subscribe/pong)")
+        raise InvalidInputError(unsupported_topic_message(self.dec.span_str(self.dec.info.topic)))
+
+    def apply_levels(self, bid_ticks, bid_sizes, ask_ticks, ask_sizes, bint snapshot=False,
+                     int64_t update_id=-1, int64_t ts_exch=0, int64_t ts_local=0):
+        """Apply one message given as arrays of price ticks and absolute sizes.
+
+        Parameters
+        ----------
+        bid_ticks, ask_ticks : int64 ndarray, shape (n,), (m,)
+            Prices in ticks.
+        bid_sizes, ask_sizes : float64 ndarray, shape (n,), (m,)
+            Absolute sizes (0 deletes the level), finite and >= 0.
+        snapshot : bool
+            Replace the whole book.
+        update_id : int
+            Bybit ``u``; -1 skips the sequence check. ``u == 1`` is a reset.
+        ts_exch, ts_local : int
+            Exchange and local times in ns.
+
+        Returns
+        -------
+        bool
+            True if applied, False if ignored as a duplicate/older update id.
+        """
+        cdef cnp.ndarray bt = as_array(bid_ticks, np.int64, "bid_ticks")
+        cdef cnp.ndarray bs = as_array(bid_sizes, np.float64, "bid_sizes")
+        cdef cnp.ndarray at = as_array(ask_ticks, np.int64, "ask_ticks")
+        cdef cnp.ndarray as_ = as_array(ask_sizes, np.float64, "ask_sizes")
+        cdef Py_ssize_t nb = cnp.PyArray_DIM(bt, 0), na = cnp.PyArray_DIM(at, 0), i
+        cdef const int64_t* pt
+        cdef const double* ps
+        cdef Level* lv
+        cdef LevelSrc src
+        cdef MsgMeta meta
+        cdef int st
+        if cnp.PyArray_DIM(bs, 0) != nb:
+            raise InvalidInputError(f"bid_ticks and bid_sizes differ in length: {nb} != {cnp.PyArray_DIM(bs, 0)}")
+        if cnp.PyArray_DIM(as_, 0) != na:
+            raise InvalidInputError(f"ask_ticks and ask_sizes differ in length: {na} != {cnp.PyArray_DIM(as_, 0)}")
+        if nb + na > self.dec.levels_cap:
+            self.dec.levels = self._grow_levels(nb + na)
+        lv = self.dec.levels
+        pt = <const int64_t*>cnp.PyArray_DATA(bt)
+        ps = <const double*>cnp.PyArray_DATA(bs)
+        for i in range(nb):
+            lv[i].price_ticks = pt[i]
+            lv[i].size = ps[i]
+            lv[i].side = 1
+        pt = <const int64_t*>cnp.PyArray_DATA(at)
+        ps = <const double*>cnp.PyArray_DATA(as_)
+        for i in range(na):
+            lv[nb + i].price_ticks = pt[i]
+            lv[nb + i].size = ps[i]
+            lv[nb + i].side = -1
+        src.base = <const char*>lv
+        src.stride = sizeof(Level)
+        src.n = nb + na
+        src.off_price = <Py_ssize_t>(<char*>&lv[0].price_ticks - <char*>lv)
+        src.off_size = <Py_ssize_t>(<char*>&lv[0].size - <char*>lv)
+        src.off_side = <Py_ssize_t>(<char*>&lv[0].side - <char*>lv)
+        meta.snapshot = snapshot
+        meta.has_u = update_id != -1
+        meta.u = update_id
+        meta.seq = -1
+        meta.ts_exch = ts_exch
+        meta.cts = 0
+        meta.ts_local = ts_local
+        st = self.apply_message(&src, &meta)
+        if st < 0:
+            self.raise_status(st, &meta)
+        return st == ST_APPLIED
+
+    cdef Level* _grow_levels(self, Py_ssize_t need) except NULL:
+        cdef Py_ssize_t cap = self.dec.levels_cap
+        cdef Level* p
+        while cap < need:
+            cap *= 2
+        p = <Level*>realloc(self.dec.levels, cap * sizeof(Level))
+        if p == NULL:
+            raise MemoryError()
+        self.dec.levels_cap = cap
+        return p
+
+    @classmethod
+    def from_rest(cls, payload, tick_size=None, *, spec=None, symbol=None):
+        """Build a book from a ``GET /v5/market/orderbook`` (or ``/v5/market/full_orderbook``) response.
+
+        Parameters
+        ----------
+        payload : dict, str or bytes
+            The whole response envelope or its ``result`` object.
+        tick_size, spec : see :class:`OrderBook`.
+        symbol : str, optional
+            Expected symbol (default: the response's ``s``).
+
+        Raises
+        ------
+        ExchangeError
+            The envelope carries a non-zero ``retCode``.
+        InvalidInputError
+            Missing fields, malformed levels, prices off the grid.
+        """
+        if isinstance(payload, (str, bytes, bytearray)):
+            try:
+                payload = json.loads(payload)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise InvalidInputError(f"payload is not valid JSON: {exc}") from None
+        if not isinstance(payload, dict):
+            raise InvalidInputError(f"payload must be a dict (the REST response), got {type(payload).__name__}")
+        result = payload
+        if "retCode" in payload:
+            if payload.get("retCode") != 0:
+                raise ExchangeError(
+                    f"Bybit error {payload.get('retCode')}: {payload.get('retMsg')!r} (/v5/market/orderbook)",
+                    ret_code=payload.get("retCode"), ret_msg=payload.get("retMsg"), endpoint="/v5/market/orderbook")
+            result = payload.get("result")
+        if not isinstance(result, dict):
+            raise InvalidInputError("payload has no 'result' object")
+        for key in ("s", "b", "a"):
+            if key not in result:
+                raise InvalidInputError(f"orderbook result lacks field {key!r}")
+        s = result["s"]
+        if symbol is not None and s != symbol:
+            raise InvalidInputError(f"response symbol {s!r} is not the requested {symbol!r}")
+        book = cls(symbol or s, tick_size, spec=spec)
+        dec = (<OrderBook>book).dec
+        levels = {}
+        cdef object side_key
+        for side_key in ["b", "a"]:
+            rows = result[side_key]
+            if not isinstance(rows, list):
+                raise InvalidInputError(f"result.{side_key} must be a list of [price, size] pairs")
+            ticks = np.empty(len(rows), dtype=np.int64)
+            sizes = np.empty(len(rows), dtype=np.float64)
+            for i, row in enumerate(rows):
+                if not (isinstance(row, (list, tuple)) and len(row) == 2):
+                    raise InvalidInputError(f"result.{side_key}[{i}] must be a [price, size] pair, got {row!r}")
+                ticks[i], sizes[i] = dec.parse_level(row[0], row[1])
+            levels[side_key] = (ticks, sizes)
+        u = result.get("u", -1)
+        if not isinstance(u, int):
+            raise InvalidInputError(f"result.u must be an integer, got {u!r}")
+        ts = result.get("ts", 0)
+        book.apply_levels(levels["b"][0], levels["b"][1], levels["a"][0], levels["a"][1], True,
+                          u if u >= 0 else -1, int(ts) * 1000000 if isinstance(ts, int) else 0, 0)
+        if isinstance(result.get("seq"), int):
+            (<OrderBook>book).seq = result["seq"]
+        if isinstance(result.get("cts"), int):
+            (<OrderBook>book).cts = result["cts"] * 1000000
+        return book
+
+    # ---- reads -----------------------------------------------------------------------------------
+
+    def best_bid(self):
+        """Best bid price (float), NaN if there are no bids."""
+        cdef Side* sd = &self.sides[0]
+        return self.price_of(sd.keys[sd.n - 1]) if sd.n else NAN
+
+    def best_ask(self):
+        """Best ask price (float), NaN if there are no asks."""
+        cdef Side* sd = &self.sides[1]
+        return self.price_of(-sd.keys[sd.n - 1]) if sd.n else NAN
+
+    def best_bid_size(self):
+        cdef Side* sd = &self.sides[0]
+        return sd.sizes[sd.n - 1] if sd.n else NAN
+
+    def best_ask_size(self):
+        cdef Side* sd = &self.sides[1]
+        return sd.sizes[sd.n - 1] if sd.n else NAN
+
+    def best_bid_ticks(self):
+        """Best bid in ticks, None if there are no bids."""
+        cdef Side* sd = &self.sides[0]
+        return sd.keys[sd.n - 1] if sd.n else None
+
+    def best_ask_ticks(self):
+        cdef Side* sd = &self.sides[1]
+        return -sd.keys[sd.n - 1] if sd.n else None
+
+    def bbo(self):
+        """``(bid_price, bid_size, ask_price, ask_size)``; NaN for an empty side."""
+        cdef Side* b = &self.sides[0]
+        cdef Side* a = &self.sides[1]
+        return (self.price_of(b.keys[b.n - 1]) if b.n else NAN, b.sizes[b.n - 1] if b.n else NAN,
+                self.price_of(-a.keys[a.n - 1]) if a.n else NAN, a.sizes[a.n - 1] if a.n else NAN)
+
+    def mid_price(self):
+        """(best bid + best ask) / 2, NaN if a side is empty."""
+        cdef Side* b = &self.sides[0]
+        cdef Side* a = &self.sides[1]
+        if b.n == 0 or a.n == 0:
+            return NAN
+        return 0.5 * (self.price_of(b.keys[b.n - 1]) + self.price_of(-a.keys[a.n - 1]))
+
+    def microprice(self):
+        """Size-weighted mid: (bid * ask_size + ask * bid_size) / (bid_size + ask_size)."""
+        cdef Side* b = &self.sides[0]
+        cdef Side* a = &self.sides[1]
+        cdef double pb, pa, qb, qa
+        if b.n == 0 or a.n == 0:
+            return NAN
+        pb = self.price_of(b.keys[b.n - 1])
+        pa = self.price_of(-a.keys[a.n - 1])
+        qb = b.sizes[b.n - 1]
+        qa = a.sizes[a.n - 1]
+        return (pb * qa + pa * qb) / (qb + qa)
+
+    def spread(self):
+        """best ask - best bid in price units (exact in ticks, then scaled); NaN if a side is empty."""
+        cdef Side* b = &self.sides[0]
+        cdef Side* a = &self.sides[1]
+        if b.n == 0 or a.n == 0:
+            return NAN
+        return self.price_of(-a.keys[a.n - 1] - b.keys[b.n - 1])
+
+    def spread_bps(self):
+        """Spread over mid in basis points: (ask - bid) / mid * 1e4."""
+        cdef Side* b = &self.sides[0]
+        cdef Side* a = &self.sides[1]
+        cdef double pb, pa
+        if b.n == 0 or a.n == 0:
+            return NAN
+        pb = self.price_of(b.keys[b.n - 1])
+        pa = self.price_of(-a.keys[a.n - 1])
+        return (pa - pb) / (0.5 * (pa + pb)) * 1e4
+
+    def bid_depth(self, k):
+        """Sum of bid sizes over the top k levels (fewer if the side is shorter)."""
+        return sum_top(&self.sides[0], as_k(k, "k"))
+
+    def ask_depth(self, k):
+        """Sum of ask sizes over the top k levels."""
+        return sum_top(&self.sides[1], as_k(k, "k"))
+
+    def depth(self, k):
+        """``(bid_depth(k), ask_depth(k))``."""
+        cdef Py_ssize_t kk = as_k(k, "k")
+        return (sum_top(&self.sides[0], kk), sum_top(&self.sides[1], kk))
+
+    def depth_imbalance(self, k):
+        """(B - A) / (B + A) over the top k levels per side, in [-1, 1]; NaN when both are empty."""
+        cdef Py_ssize_t kk = as_k(k, "k")
+        cdef double b = sum_top(&self.sides[0], kk)
+        cdef double a = sum_top(&self.sides[1], kk)
+        if b + a == 0.0:
+            return NAN
+        return (b - a) / (b + a)
+
+    cdef object _side_array(self, int sidx, object n):
+        cdef Side* sd = &self.sides[sidx]
+        cdef Py_ssize_t m = sd.n if n is None else min(as_k(n, "n"), sd.n)
+        cdef cnp.ndarray out = np.empty((m, 2), dtype=np.float64)
+        cdef double* o = <double*>cnp.PyArray_DATA(out)
+        cdef Py_ssize_t i
+        for i in range(m):
+            o[2 * i] = self.price_of(sd.keys[sd.n - 1 - i] if sidx == 0 else -sd.keys[sd.n - 1 - i])
+            o[2 * i + 1] = sd.sizes[sd.n - 1 - i]
+        return out
+
+    def bids(self, n=None):
+        """Top n bid levels, best first, as a float64 array of shape (n', 2): [price, size]."""
+        return self._side_array(0, n)
+
+    def asks(self, n=None):
+        """Top n ask levels, best first, as a float64 array of shape (n', 2): [price, size]."""
+        return self._side_array(1, n)
+
+    def top_levels(self, n):
+        """``(bid_ticks, bid_sizes, ask_ticks, ask_sizes)`` of the top n levels, best first (int64, float64)."""
+        cdef Py_ssize_t k = as_k(n, "n"), i, m
+        cdef Side* sd
+        out = []
+        for sidx in range(2):
+            sd = &self.sides[sidx]
+            m = min(k, sd.n)
+            t = np.empty(m, dtype=np.int64)
+            s = np.empty(m, dtype=np.float64)
+            for i in range(m):
+                t[i] = sd.keys[sd.n - 1 - i] if sidx == 0 else -sd.keys[sd.n - 1 - i]
+                s[i] = sd.sizes[sd.n - 1 - i]
+            out.append(t)
+            out.append(s)
+        return tuple(out)
+
+    # ---- state -----------------------------------------------------------------------------------
+
+    @property
+    def n_bids(self):
+        return self.sides[0].n
+
+    @property
+    def n_asks(self):
+        return self.sides[1].n
+
+    def __len__(self):
+        return self.sides[0].n + self.sides[1].n
+
+    @property
+    def stale(self):
+        """True after a gap or an integrity error, until the next snapshot."""
+        return self._stale
+
+    @property
+    def ready(self):
+        """True once a snapshot has been applied and the book is not stale."""
+        return self._has_snapshot and not self._stale
+
+    @property
+    def topic(self):
+        """The orderbook topic this book is bound to (set by the first applied frame), or None."""
+        return None if self._topic_b is None else self._topic_b.decode()
+
+    @property
+    def tick_size(self):
+        return float(self.spec.tick_size)
+
+    def clear(self):
+        """Empty the book and forget its sequence state (the next message must be a snapshot)."""
+        self.sides[0].n = 0
+        self.sides[1].n = 0
+        self._has_snapshot = False
+        self._stale = False
+        self.update_id = -1
+        self.seq = -1
+
+    def copy(self):
+        """An independent copy (levels, sequence state and topic)."""
+        cdef OrderBook other = OrderBook(self.symbol, spec=self.spec, strict_sequence=self.strict_sequence)
+        cdef int sidx
+        for sidx in range(2):
+            if side_grow(&other.sides[sidx], self.sides[sidx].n) < 0:
+                raise MemoryError()
+            memcpy(other.sides[sidx].keys, self.sides[sidx].keys, self.sides[sidx].n * sizeof(int64_t))
+            memcpy(other.sides[sidx].sizes, self.sides[sidx].sizes, self.sides[sidx].n * sizeof(double))
+            other.sides[sidx].n = self.sides[sidx].n
+        other._topic_b = self._topic_b
+        other.update_id = self.update_id
+        other.seq = self.seq
+        other.ts_exch = self.ts_exch
+        other.cts = self.cts
+        other.ts_local = self.ts_local
+        other._has_snapshot = self._has_snapshot
+        other._stale = self._stale
+        return other
+
+    def check_integrity(self):
+        """Verify the internal invariants; raises BookIntegrityError if any fails."""
+        cdef Py_ssize_t i
+        cdef int sidx
+        cdef Side* sd
+        for sidx in range(2):
+            sd = &self.sides[sidx]
+            for i in range(sd.n):
+                if not (sd.sizes[i] > 0.0 and size_ok(sd.sizes[i])):
+                    raise BookIntegrityError(f"{self.symbol}: non-positive size at level {i} of side {sidx}")
+                if i and sd.keys[i] <= sd.keys[i - 1]:
+                    raise BookIntegrityError(f"{self.symbol}: side {sidx} is not strictly sorted at {i}")
+        if self.sides[0].n and self.sides[1].n and \
+                self.sides[0].keys[self.sides[0].n - 1] >= -self.sides[1].keys[self.sides[1].n - 1]:
+            raise BookIntegrityError(f"{self.symbol}: book is crossed or locked")
+        return True
+
+    def __repr__(self):
+        return (f"OrderBook({self.symbol!r}, tick_size={self.spec.tick_size}, bids={self.sides[0].n}, "
+                f"asks={self.sides[1].n}, best_bid={self.best_bid()}, best_ask={self.best_ask()}, "
+                f"u={self.update_id}, stale={self._stale})")

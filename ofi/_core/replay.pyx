@@ -1,0 +1,125 @@
+"""The replay loop: a whole tape applied to a book in one call, in C, with the top of book recorded
+after every book message. It drives the same ``OrderBook.apply_message`` kernel as live frames."""
+cimport cython
+from libc.stdint cimport int64_t, int8_t, int16_t, int32_t
+from libc.math cimport NAN
+
+import numpy as np
+cimport numpy as cnp
+
+from ofi._core.book cimport (OrderBook, LevelSrc, MsgMeta, ST_APPLIED, ST_IGNORED, ST_NOMEM, ST_GAP,
+                             ST_STALE, ST_NO_SNAPSHOT, ST_CROSSED, ST_BAD_SIZE)
+from ofi._core.decode cimport TapeRow, KIND_BOOK, FLAG_SNAPSHOT, FLAG_BEGIN, FLAG_END
+from ofi._core.decode import TAPE_DTYPE
+from ofi.errors import InvalidInputError
+
+cnp.import_array()
+
+ctypedef struct TobRow:
+    int64_t ts_exch
+    int64_t ts_local
+    int64_t update_id
+    int64_t bid_ticks
+    double bid_size
+    int64_t ask_ticks
+    double ask_size
+    int8_t status
+    int8_t _pad0
+    int16_t _pad1
+    int32_t _pad2
+
+
+TOB_DTYPE = np.dtype(
+    [("ts_exch", np.int64), ("ts_local", np.int64), ("update_id", np.int64), ("bid_ticks", np.int64),
+     ("bid_size", np.float64), ("ask_ticks", np.int64), ("ask_size", np.float64), ("status", np.int8),
+     ("_pad0", np.int8), ("_pad1", np.int16), ("_pad2", np.int32)],
+    align=True,
+)
+assert TOB_DTYPE.itemsize == sizeof(TobRow)
+
+
+def replay_tape_into(OrderBook book, tape, bint skip_gaps=False):
+    """Apply every book message of ``tape`` to ``book``; return (top-of-book array, error status, row).
+
+    Kernel behind ``ofi.data.tape.replay_tape`` (which validates and raises). Trade rows are skipped.
+    ``status`` per output row: 1 applied, 0 ignored (duplicate u), -1 rejected (gap, stale, crossed).
+    """
+    cdef cnp.ndarray arr = tape
+    cdef Py_ssize_t n = cnp.PyArray_DIM(arr, 0)
+    cdef const TapeRow* rows = <const TapeRow*>cnp.PyArray_DATA(arr)
+    cdef Py_ssize_t i, j, m = 0, n_msgs = 0, err_row = -1
+    cdef int st, err = 0
+    cdef LevelSrc src
+    cdef MsgMeta meta
+    cdef TobRow* out
+    cdef cnp.ndarray tob
+    for i in range(n):
+        if rows[i].kind == KIND_BOOK and (rows[i].flags & FLAG_END):
+            n_msgs += 1
+    tob = np.zeros(n_msgs, dtype=TOB_DTYPE)
+    out = <TobRow*>cnp.PyArray_DATA(tob)
+    src.stride = sizeof(TapeRow)
+    src.off_price = <Py_ssize_t>(<char*>&rows[0].price_ticks - <char*>rows) if n else 0
+    src.off_size = <Py_ssize_t>(<char*>&rows[0].size - <char*>rows) if n else 0
+    src.off_side = <Py_ssize_t>(<char*>&rows[0].side - <char*>rows) if n else 0
+    with nogil:
+        i = 0
+        while i < n:
+            if rows[i].kind != KIND_BOOK:
+                i += 1
+                continue
+            if not (rows[i].flags & FLAG_BEGIN):
+                err = -100
+                err_row = i
+                break
+            j = i
+            while j < n and rows[j].kind == KIND_BOOK and not (rows[j].flags & FLAG_END):
+                j += 1
+            if j >= n or rows[j].kind != KIND_BOOK or (j > i and (rows[j].flags & FLAG_BEGIN)):
+                err = -101
+                err_row = i
+                break
+            src.base = <const char*>&rows[i]
+            src.n = j - i + 1
+            meta.snapshot = (rows[i].flags & FLAG_SNAPSHOT) != 0
+            meta.has_u = rows[i].update_id >= 0
+            meta.u = rows[i].update_id
+            meta.seq = rows[i].seq
+            meta.ts_exch = rows[i].ts_exch
+            meta.cts = 0
+            meta.ts_local = rows[i].ts_local
+            st = book.apply_message(&src, &meta)
+            out[m].ts_exch = rows[i].ts_exch
+            out[m].ts_local = rows[i].ts_local
+            out[m].update_id = rows[i].update_id
+            if st < 0 and not (skip_gaps and st != ST_NOMEM and st != ST_BAD_SIZE):
+                err = st
+                err_row = i
+                break
+            out[m].status = 1 if st == ST_APPLIED else (0 if st == ST_IGNORED else -1)
+            if st < 0 or book._stale or book.sides[0].n == 0:
+                out[m].bid_ticks = -1
+                out[m].bid_size = NAN
+            else:
+                out[m].bid_ticks = book.sides[0].keys[book.sides[0].n - 1]
+                out[m].bid_size = book.sides[0].sizes[book.sides[0].n - 1]
+            if st < 0 or book._stale or book.sides[1].n == 0:
+                out[m].ask_ticks = -1
+                out[m].ask_size = NAN
+            else:
+                out[m].ask_ticks = -book.sides[1].keys[book.sides[1].n - 1]
+                out[m].ask_size = book.sides[1].sizes[book.sides[1].n - 1]
+            m += 1
+            i = j + 1
+    if err != 0:
+        if err == -100 or err == -101:
+            raise InvalidInputError(
+                f"tape row {err_row}: book message rows must run from a FLAG_BEGIN row to a FLAG_END row")
+        meta.u = rows[err_row].update_id
+        try:
+            book.raise_status(err, &meta)
+        except Exception as exc:
+            exc.args = (f"tape row {err_row}: {exc.args[0]}",) + exc.args[1:]
+            exc.tape_row = err_row
+            raise
+    return tob[:m]

@@ -1,0 +1,81 @@
+"""The exceptions ofi raises.
+
+Every error derives from :class:`OfiError` and also from the builtin it refines, so both
+``except OfiError`` and ``except ValueError`` (etc.) work.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "OfiError",
+    "InvalidInputError",
+    "BookIntegrityError",
+    "SequenceGapError",
+    "ExchangeError",
+    "RateLimitError",
+    "AuthenticationError",
+]
+
+
+class OfiError(Exception):
+    """Base class of every error raised by ofi."""
+
+
+class InvalidInputError(OfiError, ValueError):
+    """An argument or a received message is malformed or out of range.
+
+    The message names the argument (or the frame field), the value and what was expected.
+    A rejected frame leaves every book untouched.
+    """
+
+
+class BookIntegrityError(OfiError, RuntimeError):
+    """A message would leave the book crossed or locked (best bid >= best ask).
+
+    The message is rolled back, the book keeps its previous contents and is marked stale
+    until the next snapshot.
+    """
+
+
+class SequenceGapError(OfiError, RuntimeError):
+    """A delta does not continue the book's update-id sequence (``u != last_u + 1``),
+    or arrives while the book waits for a snapshot.
+
+    Attributes
+    ----------
+    expected : int or None
+        The update id the book expected (``last_u + 1``), None before any snapshot.
+    received : int
+        The update id of the rejected delta.
+    """
+
+    def __init__(self, message: str, expected: int | None = None, received: int | None = None):
+        super().__init__(message)
+        self.expected = expected
+        self.received = received
+
+
+class ExchangeError(OfiError, RuntimeError):
+    """Bybit answered with an error (HTTP status or a non-zero ``retCode``)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        ret_code: int | None = None,
+        ret_msg: str | None = None,
+        endpoint: str | None = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.ret_code = ret_code
+        self.ret_msg = ret_msg
+        self.endpoint = endpoint
+
+
+class RateLimitError(ExchangeError):
+    """Bybit throttled the request (HTTP 429/403 or ``retCode`` 10006)."""
+
+
+class AuthenticationError(ExchangeError):
+    """Bybit rejected the credentials or the signature."""

@@ -1,0 +1,49 @@
+"""Build script: the explicit list of compiled extensions and their Cython directives.
+
+Set ``OFI_CYTHON_DEBUG=1`` to rebuild with bounds, wraparound and initialisation checks on
+(and line tracing); the test suite must pass both ways.
+"""
+import os
+import sys
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG = os.environ.get("OFI_CYTHON_DEBUG", "") not in ("", "0")
+
+DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "initializedcheck": DEBUG,
+    "cdivision": True,
+    "embedsignature": True,
+}
+
+if sys.platform == "win32":
+    COMPILE_ARGS = ["/O2"]
+else:
+    COMPILE_ARGS = ["-O0", "-g"] if DEBUG else ["-O3"]
+
+# Every .pyx in ofi/_core must be listed here (tests/unit/test_build.py checks it).
+MODULES = ["decode", "book", "replay"]
+
+EXTENSIONS = [
+    Extension(
+        f"ofi._core.{name}",
+        [f"ofi/_core/{name}.pyx"],
+        include_dirs=[np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=COMPILE_ARGS,
+    )
+    for name in MODULES
+]
+
+setup(
+    ext_modules=cythonize(
+        EXTENSIONS,
+        compiler_directives=DIRECTIVES,
+        annotate=os.environ.get("OFI_CYTHON_ANNOTATE", "") not in ("", "0"),
+    ),
+)
