@@ -113,12 +113,12 @@ cdef inline Py_ssize_t as_k(object k, str name) except -1:
     raise InvalidInputError(f"{name} must be an integer >= 1, got {k!r}")
 
 
-cdef object as_array(object a, object dtype, str name):
-    """Coerce to a 1-D C-contiguous array of dtype, refusing lossy conversions."""
+cdef object as_array(object a, int type_num, str name):
+    """Coerce to a 1-D C-contiguous array of int64 or float64, refusing lossy conversions."""
     cdef cnp.ndarray arr
     if cnp.PyArray_Check(a):
         arr = <cnp.ndarray>a
-        if (cnp.PyArray_TYPE(arr) == (<cnp.dtype>dtype).type_num and cnp.PyArray_NDIM(arr) == 1
+        if (cnp.PyArray_TYPE(arr) == type_num and cnp.PyArray_NDIM(arr) == 1
                 and cnp.PyArray_IS_C_CONTIGUOUS(arr)):
             return arr
     if a is None:
@@ -129,12 +129,12 @@ cdef object as_array(object a, object dtype, str name):
         raise InvalidInputError(f"{name} must be a 1-D numeric array: {exc}") from None
     if arr.ndim != 1:
         raise InvalidInputError(f"{name} must be 1-D, got shape {np.shape(arr)}")
-    if dtype is np.int64:
+    if type_num == cnp.NPY_INT64:
         if arr.dtype.kind not in "iu" and not (arr.size == 0 and arr.dtype.kind == "f"):
             raise InvalidInputError(f"{name} must hold integer price ticks, got dtype {arr.dtype}")
     elif arr.dtype.kind not in "iuf":
         raise InvalidInputError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return np.ascontiguousarray(arr, dtype=np.int64 if type_num == cnp.NPY_INT64 else np.float64)
 
 
 cdef class OrderBook:
@@ -510,10 +510,10 @@ cdef class OrderBook:
         bool
             True if applied, False if ignored as a duplicate/older update id.
         """
-        cdef cnp.ndarray bt = as_array(bid_ticks, np.int64, "bid_ticks")
-        cdef cnp.ndarray bs = as_array(bid_sizes, np.float64, "bid_sizes")
-        cdef cnp.ndarray at = as_array(ask_ticks, np.int64, "ask_ticks")
-        cdef cnp.ndarray as_ = as_array(ask_sizes, np.float64, "ask_sizes")
+        cdef cnp.ndarray bt = as_array(bid_ticks, cnp.NPY_INT64, "bid_ticks")
+        cdef cnp.ndarray bs = as_array(bid_sizes, cnp.NPY_FLOAT64, "bid_sizes")
+        cdef cnp.ndarray at = as_array(ask_ticks, cnp.NPY_INT64, "ask_ticks")
+        cdef cnp.ndarray as_ = as_array(ask_sizes, cnp.NPY_FLOAT64, "ask_sizes")
         cdef Py_ssize_t nb = cnp.PyArray_DIM(bt, 0), na = cnp.PyArray_DIM(at, 0), i
         cdef const int64_t* pt
         cdef const double* ps
