@@ -1,4 +1,3 @@
-# cython: freethreading_compatible = False
 """Bybit V5 websocket frame decoder.
 
 A strict, allocation-free JSON scanner specialised for V5 public frames. It reads the raw

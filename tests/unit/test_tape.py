@@ -1,0 +1,104 @@
+"""Tape building and whole-tape replay, with hand-derived numbers."""
+import json
+
+import numpy as np
+import pytest
+
+from ofi import OrderBook
+from ofi.data.tape import (FLAG_BEGIN, FLAG_END, FLAG_SNAPSHOT, KIND_BOOK, KIND_TRADE, TAPE_DTYPE, frames_to_tape,
+                           load_tape, replay_tape, save_tape)
+from ofi.errors import InvalidInputError, SequenceGapError
+
+
+def frame(kind, u, b=(), a=(), ts=1_700_000_000_000):
+    return json.dumps({"topic": "orderbook.50.BTCUSDT", "type": kind, "ts": ts,
+                       "data": {"s": "BTCUSDT", "b": [list(x) for x in b], "a": [list(x) for x in a], "u": u,
+                                "seq": 100 + u}, "cts": ts - 2})
+
+
+TRADE = json.dumps({"topic": "publicTrade.BTCUSDT", "type": "snapshot", "ts": 1_700_000_000_050, "data": [
+    {"T": 1_700_000_000_049, "s": "BTCUSDT", "S": "Sell", "v": "0.5", "p": "100.0", "i": "t-1", "BT": False,
+     "seq": 7}]})
+
+FRAMES = [
+    (10, frame("snapshot", 5, b=[("100.0", "2"), ("99.9", "3")], a=[("100.1", "1"), ("100.2", "4")])),
+    (20, '{"success":true,"ret_msg":"pong","conn_id":"c","op":"ping"}'),
+    (30, TRADE),
+    (40, frame("delta", 6, b=[("100.0", "0")], a=[("100.1", "2.5")], ts=1_700_000_000_100)),
+    (50, frame("delta", 7)),
+]
+
+
+def test_rows_flags_and_units():
+    tape = frames_to_tape(FRAMES, "0.1")
+    assert tape.dtype == TAPE_DTYPE and len(tape) == 4 + 1 + 2 + 1
+    snap = tape[:4]
+    assert list(snap["price_ticks"]) == [1000, 999, 1001, 1002]
+    assert list(snap["side"]) == [1, 1, -1, -1]
+    assert list(snap["flags"]) == [FLAG_SNAPSHOT | FLAG_BEGIN, FLAG_SNAPSHOT, FLAG_SNAPSHOT,
+                                   FLAG_SNAPSHOT | FLAG_END]
+    assert snap["ts_exch"][0] == 1_700_000_000_000 * 1_000_000 and snap["ts_local"][0] == 10
+    trade = tape[4]
+    assert (trade["kind"], trade["side"], trade["price_ticks"], trade["size"], trade["seq"]) == (
+        KIND_TRADE, -1, 1000, 0.5, 7)
+    empty = tape[7]
+    assert (empty["kind"], empty["side"], empty["update_id"], empty["flags"]) == (KIND_BOOK, 0, 7,
+                                                                                 FLAG_BEGIN | FLAG_END)
+
+
+def test_replay_gives_top_of_book_after_every_book_message():
+    tob = replay_tape(frames_to_tape(FRAMES, "0.1"), "0.1", symbol="BTCUSDT")
+    assert list(tob["update_id"]) == [5, 6, 7]
+    assert list(tob["bid_ticks"]) == [1000, 999, 999]
+    assert list(tob["bid_size"]) == [2.0, 3.0, 3.0]
+    assert list(tob["ask_ticks"]) == [1001, 1001, 1001]
+    assert list(tob["ask_size"]) == [1.0, 2.5, 2.5]
+    assert list(tob["status"]) == [1, 1, 1]
+
+
+def test_replay_matches_frame_by_frame_book():
+    book = OrderBook("BTCUSDT", tick_size="0.1")
+    for ts, raw in FRAMES:
+        if "orderbook" in raw:
+            book.apply_frame(raw, ts)
+    replayed = OrderBook("BTCUSDT", tick_size="0.1")
+    replay_tape(frames_to_tape(FRAMES, "0.1"), book=replayed)
+    assert replayed.top_levels(50)[0].tolist() == book.top_levels(50)[0].tolist()
+    assert replayed.top_levels(50)[3].tolist() == book.top_levels(50)[3].tolist()
+    assert replayed.update_id == book.update_id == 7
+
+
+def test_gap_raises_with_the_row_or_is_skipped_on_request():
+    frames = FRAMES[:1] + [(60, frame("delta", 9, b=[("99.8", "1")])), (70, frame("snapshot", 20, b=[("99.0", "1")],
+                                                                                   a=[("99.5", "1")]))]
+    tape = frames_to_tape(frames, "0.1")
+    with pytest.raises(SequenceGapError, match="tape row 4"):
+        replay_tape(tape, "0.1", symbol="BTCUSDT")
+    tob = replay_tape(tape, "0.1", on_gap="skip")
+    assert list(tob["status"]) == [1, -1, 1]
+    assert np.isnan(tob["bid_size"][1]) and tob["bid_ticks"][2] == 990
+
+
+def test_save_and_memory_mapped_load_round_trip(tmp_path):
+    tape = frames_to_tape(FRAMES, "0.1")
+    save_tape(tmp_path / "t.npy", tape)
+    back = load_tape(tmp_path / "t.npy")
+    assert isinstance(back, np.memmap) and back.tobytes() == tape.tobytes()
+
+
+@pytest.mark.parametrize("bad", [None, np.zeros(3), np.zeros((2, 2), dtype=TAPE_DTYPE)])
+def test_replay_rejects_what_is_not_a_tape(bad):
+    with pytest.raises(InvalidInputError):
+        replay_tape(bad, "0.1")
+
+
+def test_unterminated_message_in_a_handmade_tape_is_an_error():
+    tape = frames_to_tape(FRAMES[:1], "0.1")
+    tape["flags"][-1] = FLAG_SNAPSHOT
+    with pytest.raises(InvalidInputError, match="FLAG_BEGIN"):
+        replay_tape(tape, "0.1")
+
+
+def test_bad_frame_names_its_index():
+    with pytest.raises(InvalidInputError, match="frame 1"):
+        frames_to_tape([FRAMES[0][1], '{"topic":"orderbook.50.BTCUSDT",'], "0.1")
