@@ -1,0 +1,1 @@
+"""The disk: tapes of normalised events, raw recordings, historical loaders."""
