@@ -2,11 +2,18 @@ cimport cython
 from libc.stdint cimport int64_t
 from ofi._core.decode cimport FrameDecoder, Level
 
-# One side of the book: keys strictly ascending, the best level last (bids: key = price ticks,
-# asks: key = -price ticks), so inserts and deletes near the top move few bytes.
+ctypedef struct Entry:
+    int64_t key
+    double size
+
+# One side of the book: entries e[0..n) with keys strictly ascending, the best level last
+# (bids: key = price ticks, asks: key = -price ticks). The live block sits inside a larger buffer
+# with slack at both ends (a gap buffer), so an insert or delete moves whichever part of the block
+# is shorter: changes at the top of the book and at the bottom of Bybit's depth window are cheap.
 ctypedef struct Side:
-    int64_t* keys
-    double* sizes
+    Entry* buf
+    Entry* e
+    Py_ssize_t lo
     Py_ssize_t n
     Py_ssize_t cap
 
@@ -58,6 +65,8 @@ cdef class OrderBook:
     cdef readonly object spec
     cdef int64_t tick_mant
     cdef double tick_div
+    cdef int64_t tick_limit
+    cdef int tick_scale
     cdef readonly int64_t update_id
     cdef readonly int64_t seq
     cdef readonly int64_t ts_exch

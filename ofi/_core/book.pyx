@@ -16,7 +16,7 @@ import json
 import numpy as np
 cimport numpy as cnp
 
-from ofi._core.decode cimport (FrameDecoder, FrameInfo, Level, FRAME_BOOK, FRAME_TRADE, FRAME_CONTROL,
+from ofi._core.decode cimport (FrameDecoder, FrameInfo, Level, ticks_to_float, FRAME_BOOK, FRAME_TRADE, FRAME_CONTROL,
                                TYPE_SNAPSHOT)
 from ofi._core.decode import unsupported_topic_message
 from ofi.errors import BookIntegrityError, ExchangeError, InvalidInputError, SequenceGapError
@@ -25,68 +25,218 @@ from ofi.spec import InstrumentSpec
 cnp.import_array()
 
 
-cdef inline Py_ssize_t lower_bound(const int64_t* keys, Py_ssize_t n, int64_t key) noexcept nogil:
-    """First index i with keys[i] >= key (branch-free halving)."""
-    cdef const int64_t* base = keys
+cdef inline Py_ssize_t lower_bound(const Entry* e, Py_ssize_t n, int64_t key) noexcept nogil:
+    """First index i with e[i].key >= key (branch-free halving)."""
+    cdef const Entry* base = e
     cdef Py_ssize_t half
     if n == 0:
         return 0
     while n > 1:
         half = n >> 1
-        base = base + half if base[half] < key else base
+        base = base + half if base[half].key < key else base
         n -= half
-    return (base - keys) + (base[0] < key)
+    return (base - e) + (base[0].key < key)
 
 
-cdef int side_grow(Side* sd, Py_ssize_t need) noexcept nogil:
+cdef inline Py_ssize_t find_pos(const Entry* e, Py_ssize_t n, int64_t key) noexcept nogil:
+    """lower_bound, fast at the very top of the book where most updates land: over the best 8
+    entries, counting keys >= key is a run of independent compares (measured faster than
+    both a binary search and a wider window on the simulated stream)."""
+    cdef Py_ssize_t j, cnt = 0
+    cdef Py_ssize_t lo = n - 8 if n > 8 else 0
+    if lo == 0 or e[lo - 1].key < key:
+        for j in range(lo, n):
+            cnt += e[j].key >= key
+        return n - cnt
+    return lower_bound(e, lo, key)
+
+
+cdef int side_reserve(Side* sd, Py_ssize_t need) noexcept nogil:
+    """Make room for ``need`` entries with slack at both ends, the live block centred."""
     cdef Py_ssize_t cap = sd.cap if sd.cap > 0 else 64
-    cdef int64_t* k
-    cdef double* s
-    while cap < need:
+    cdef Py_ssize_t lo
+    cdef Entry* buf
+    while cap < 2 * need + 8:
         cap *= 2
-    if cap == sd.cap:
-        return 0
-    k = <int64_t*>realloc(sd.keys, cap * sizeof(int64_t))
-    if k == NULL:
-        return -1
-    sd.keys = k
-    s = <double*>realloc(sd.sizes, cap * sizeof(double))
-    if s == NULL:
-        return -1
-    sd.sizes = s
-    sd.cap = cap
+    if cap != sd.cap:
+        buf = <Entry*>realloc(sd.buf, cap * sizeof(Entry))
+        if buf == NULL:
+            return -1
+        sd.buf = buf
+        sd.cap = cap
+    lo = (sd.cap - sd.n) >> 1
+    if sd.n:
+        memmove(sd.buf + lo, sd.buf + sd.lo, sd.n * sizeof(Entry))
+    sd.lo = lo
+    sd.e = sd.buf + lo
     return 0
+
+
+cdef inline void side_reset(Side* sd) noexcept nogil:
+    """Empty the side, the next appends starting at the front of the buffer."""
+    sd.n = 0
+    sd.lo = 0
+    sd.e = sd.buf
 
 
 cdef inline int side_set(Side* sd, int64_t key, double size, double* old) noexcept nogil:
     """Set the absolute size at key (0 deletes; deleting an absent key is a no-op)."""
     cdef Py_ssize_t n = sd.n
     cdef Py_ssize_t i
-    if n > 0 and key > sd.keys[n - 1]:
-        i = n                       # a new best level: no search, no move
+    cdef Entry* e = sd.e
+    if n > 0 and key > e[n - 1].key:
+        i = n                       # a new best level: no search
     else:
-        i = lower_bound(sd.keys, n, key)
-        if i < n and sd.keys[i] == key:
-            old[0] = sd.sizes[i]
+        i = find_pos(e, n, key)
+        if i < n and e[i].key == key:
+            old[0] = e[i].size
             if size == 0.0:
-                memmove(&sd.keys[i], &sd.keys[i + 1], (n - i - 1) * sizeof(int64_t))
-                memmove(&sd.sizes[i], &sd.sizes[i + 1], (n - i - 1) * sizeof(double))
+                if i < n - 1 - i:   # fewer entries below: shift them up one
+                    memmove(e + 1, e, i * sizeof(Entry))
+                    sd.e = e + 1
+                    sd.lo += 1
+                else:
+                    memmove(e + i, e + i + 1, (n - i - 1) * sizeof(Entry))
                 sd.n = n - 1
             else:
-                sd.sizes[i] = size
+                e[i].size = size
             return 0
     old[0] = 0.0
     if size == 0.0:
         return 0
-    if n == sd.cap and side_grow(sd, n + 1) < 0:
-        return -1
-    if i < n:
-        memmove(&sd.keys[i + 1], &sd.keys[i], (n - i) * sizeof(int64_t))
-        memmove(&sd.sizes[i + 1], &sd.sizes[i], (n - i) * sizeof(double))
-    sd.keys[i] = key
-    sd.sizes[i] = size
+    if i < n - i:                   # fewer entries below: shift them down one
+        if sd.lo == 0:
+            if side_reserve(sd, n + 1) < 0:
+                return -1
+            e = sd.e
+        memmove(e - 1, e, i * sizeof(Entry))
+        sd.e = e - 1
+        sd.lo -= 1
+        e = sd.e
+    else:
+        if sd.lo + n >= sd.cap:
+            if side_reserve(sd, n + 1) < 0:
+                return -1
+            e = sd.e
+        memmove(e + i + 1, e + i, (n - i) * sizeof(Entry))
+    e[i].key = key
+    e[i].size = size
     sd.n = n + 1
     return 0
+
+
+cdef inline void move_up(Entry* e, Py_ssize_t count) noexcept nogil:
+    """e[1..count] = e[0..count-1] (overlapping, copied from the end)."""
+    cdef Py_ssize_t j
+    if count > 16:
+        memmove(e + 1, e, count * sizeof(Entry))
+        return
+    j = count
+    while j > 0:
+        e[j] = e[j - 1]
+        j -= 1
+
+
+cdef inline void move_down(Entry* e, Py_ssize_t count) noexcept nogil:
+    """e[0..count-1] = e[1..count] (overlapping, copied from the start)."""
+    cdef Py_ssize_t j
+    if count > 16:
+        memmove(e, e + 1, count * sizeof(Entry))
+        return
+    for j in range(count):
+        e[j] = e[j + 1]
+
+
+cdef Py_ssize_t apply_run(Side* sd, int sidx, int side, const LevelSrc* src, Py_ssize_t i,
+                          Undo* undo, Py_ssize_t* nu, int* status) noexcept nogil:
+    """Apply the run of same-side levels starting at row i of a delta, recording old sizes in
+    ``undo``; returns the row after the run. The side's state lives in locals for the run."""
+    cdef Entry* e = sd.e
+    cdef Py_ssize_t n = sd.n
+    cdef Py_ssize_t lo = sd.lo
+    cdef Py_ssize_t cap = sd.cap
+    cdef Py_ssize_t k = nu[0]
+    cdef Py_ssize_t pos
+    cdef const char* row
+    cdef int64_t key
+    cdef double size, old
+    while i < src.n:
+        row = src.base + i * src.stride
+        if (<const signed char*>(row + src.off_side))[0] != side:
+            break
+        size = (<const double*>(row + src.off_size))[0]
+        if not (size >= 0.0 and size < INFINITY):
+            status[0] = ST_BAD_SIZE
+            break
+        key = (<const int64_t*>(row + src.off_price))[0]
+        if side < 0:
+            key = -key
+        i += 1
+        if n > 0 and key > e[n - 1].key:
+            pos = n
+        else:
+            pos = find_pos(e, n, key)
+            if pos < n and e[pos].key == key:
+                undo[k].key = key
+                undo[k].old_size = e[pos].size
+                undo[k].sidx = sidx
+                k += 1
+                if size == 0.0:
+                    if pos < n - 1 - pos:
+                        move_up(e, pos)
+                        e += 1
+                        lo += 1
+                    else:
+                        move_down(e + pos, n - pos - 1)
+                    n -= 1
+                else:
+                    e[pos].size = size
+                continue
+        undo[k].key = key
+        undo[k].old_size = 0.0
+        undo[k].sidx = sidx
+        k += 1
+        if size == 0.0:
+            continue
+        if pos < n - pos:
+            if lo == 0:
+                sd.e = e
+                sd.n = n
+                sd.lo = lo
+                if side_reserve(sd, n + 1) < 0:
+                    status[0] = ST_NOMEM
+                    break
+                e = sd.e
+                lo = sd.lo
+                cap = sd.cap
+            e -= 1
+            lo -= 1
+            move_down(e, pos)
+        else:
+            if lo + n >= cap:
+                sd.e = e
+                sd.n = n
+                sd.lo = lo
+                if side_reserve(sd, n + 1) < 0:
+                    status[0] = ST_NOMEM
+                    break
+                e = sd.e
+                lo = sd.lo
+                cap = sd.cap
+            move_up(e + pos, n - pos)
+        e[pos].key = key
+        e[pos].size = size
+        n += 1
+    sd.e = e
+    sd.n = n
+    sd.lo = lo
+    nu[0] = k
+    return i
+
+
+cdef inline bint crossed(const Side* b, const Side* a) noexcept nogil:
+    """Best bid >= best ask (crossed or locked)."""
+    return b.n > 0 and a.n > 0 and b.e[b.n - 1].key >= -a.e[a.n - 1].key
 
 
 cdef inline bint size_ok(double size) noexcept nogil:
@@ -99,7 +249,7 @@ cdef inline double sum_top(const Side* sd, Py_ssize_t k) noexcept nogil:
     lo = sd.n - k if k < sd.n else 0
     i = sd.n - 1
     while i >= lo:
-        acc += sd.sizes[i]
+        acc += sd.e[i].size
         i -= 1
     return acc
 
@@ -162,15 +312,13 @@ cdef class OrderBook:
     def __cinit__(self, *args, **kwargs):
         cdef int i
         for i in range(2):
-            self.sides[i].keys = NULL
-            self.sides[i].sizes = NULL
+            self.sides[i].buf = NULL
+            self.sides[i].e = NULL
+            self.sides[i].lo = 0
             self.sides[i].n = 0
             self.sides[i].cap = 0
-            self.spare[i].keys = NULL
-            self.spare[i].sizes = NULL
-            self.spare[i].n = 0
-            self.spare[i].cap = 0
-            if side_grow(&self.sides[i], 256) < 0 or side_grow(&self.spare[i], 256) < 0:
+            self.spare[i] = self.sides[i]
+            if side_reserve(&self.sides[i], 128) < 0 or side_reserve(&self.spare[i], 128) < 0:
                 raise MemoryError()
         self.undo_cap = 256
         self.undo = <Undo*>malloc(self.undo_cap * sizeof(Undo))
@@ -180,10 +328,8 @@ cdef class OrderBook:
     def __dealloc__(self):
         cdef int i
         for i in range(2):
-            free(self.sides[i].keys)
-            free(self.sides[i].sizes)
-            free(self.spare[i].keys)
-            free(self.spare[i].sizes)
+            free(self.sides[i].buf)
+            free(self.spare[i].buf)
         free(self.undo)
 
     def __init__(self, symbol, tick_size=None, *, spec=None, bint strict_sequence=True):
@@ -203,6 +349,8 @@ cdef class OrderBook:
         self.dec = FrameDecoder(spec.tick_size)
         self.tick_mant = self.dec.tick_mant
         self.tick_div = self.dec.tick_div
+        self.tick_limit = self.dec.tick_limit
+        self.tick_scale = self.dec.tick_scale
         self.strict_sequence = strict_sequence
         self._topic_b = None
         self.update_id = -1
@@ -211,7 +359,7 @@ cdef class OrderBook:
     # ---- the kernel ------------------------------------------------------------------------------
 
     cdef double price_of(self, int64_t ticks) noexcept nogil:
-        return <double>(ticks * self.tick_mant) / self.tick_div
+        return ticks_to_float(ticks, self.tick_mant, self.tick_div, self.tick_limit, self.tick_scale)
 
     cdef int apply_message(self, LevelSrc* src, MsgMeta* meta) noexcept nogil:
         """Apply one message whole or not at all; returns an ST_* status."""
@@ -247,28 +395,18 @@ cdef class OrderBook:
                     return ST_NOMEM
                 self.undo = grown
                 self.undo_cap = src.n
-            for i in range(src.n):
-                row = src.base + i * src.stride
-                side = (<const signed char*>(row + src.off_side))[0]
+            i = 0
+            while i < src.n:
+                side = (<const signed char*>(src.base + i * src.stride + src.off_side))[0]
                 if side == 0:
+                    i += 1
                     continue
-                price = (<const int64_t*>(row + src.off_price))[0]
-                size = (<const double*>(row + src.off_size))[0]
-                if not size_ok(size):
-                    st = ST_BAD_SIZE
+                sidx = (1 - side) >> 1
+                i = apply_run(&self.sides[sidx], sidx, side, src, i, self.undo, &nu, &st)
+                if st != ST_APPLIED:
                     self.bad_size_row = i
                     break
-                sidx = (1 - side) >> 1
-                key = price if side > 0 else -price
-                if side_set(&self.sides[sidx], key, size, &old) < 0:
-                    st = ST_NOMEM
-                    break
-                self.undo[nu].key = key
-                self.undo[nu].old_size = old
-                self.undo[nu].sidx = sidx
-                nu += 1
-            if st == ST_APPLIED and self.sides[0].n > 0 and self.sides[1].n > 0 \
-                    and self.sides[0].keys[self.sides[0].n - 1] >= -self.sides[1].keys[self.sides[1].n - 1]:
+            if st == ST_APPLIED and crossed(&self.sides[0], &self.sides[1]):
                 st = ST_CROSSED
             if st != ST_APPLIED:
                 i = nu - 1
@@ -305,13 +443,14 @@ cdef class OrderBook:
         """Fill the spare sides from src (any order, zero sizes dropped, last duplicate wins)."""
         cdef Py_ssize_t i, j, n
         cdef const char* row
-        cdef int64_t price, key, kt
-        cdef double size, st, old
+        cdef int64_t price, key
+        cdef double size, old
+        cdef Entry tmp_e
         cdef int side, sidx
         cdef bint plain = True
         cdef Side* sd
-        self.spare[0].n = 0
-        self.spare[1].n = 0
+        side_reset(&self.spare[0])
+        side_reset(&self.spare[1])
         for i in range(src.n):
             row = src.base + i * src.stride
             side = (<const signed char*>(row + src.off_side))[0]
@@ -326,10 +465,10 @@ cdef class OrderBook:
                 plain = False
             sidx = (1 - side) >> 1
             sd = &self.spare[sidx]
-            if sd.n == sd.cap and side_grow(sd, sd.n + 1) < 0:
+            if sd.lo + sd.n == sd.cap and side_reserve(sd, sd.n + 1) < 0:
                 return ST_NOMEM
-            sd.keys[sd.n] = price if side > 0 else -price
-            sd.sizes[sd.n] = size
+            sd.e[sd.n].key = price if side > 0 else -price
+            sd.e[sd.n].size = size
             sd.n += 1
         for sidx in range(2):
             sd = &self.spare[sidx]
@@ -337,29 +476,35 @@ cdef class OrderBook:
             if plain and n > 1:
                 # Bybit sends snapshots best first: keys strictly descending. Reverse in place.
                 for i in range(1, n):
-                    if sd.keys[i] >= sd.keys[i - 1]:
+                    if sd.e[i].key >= sd.e[i - 1].key:
                         break
                 else:
                     i = 0
                     j = n - 1
                     while i < j:
-                        kt = sd.keys[i]; sd.keys[i] = sd.keys[j]; sd.keys[j] = kt
-                        st = sd.sizes[i]; sd.sizes[i] = sd.sizes[j]; sd.sizes[j] = st
+                        tmp_e = sd.e[i]
+                        sd.e[i] = sd.e[j]
+                        sd.e[j] = tmp_e
                         i += 1
                         j -= 1
+                    if side_reserve(sd, n) < 0:
+                        return ST_NOMEM
                     continue
                 for i in range(1, n):
-                    if sd.keys[i] <= sd.keys[i - 1]:
+                    if sd.e[i].key <= sd.e[i - 1].key:
                         break
                 else:
+                    if side_reserve(sd, n) < 0:
+                        return ST_NOMEM
                     continue
             elif plain:
+                if side_reserve(sd, n) < 0:
+                    return ST_NOMEM
                 continue
             # Unusual order, duplicates or zero sizes: rebuild level by level.
             if self._rebuild_side(sidx, src) < 0:
                 return ST_NOMEM
-        if self.spare[0].n > 0 and self.spare[1].n > 0 \
-                and self.spare[0].keys[self.spare[0].n - 1] >= -self.spare[1].keys[self.spare[1].n - 1]:
+        if crossed(&self.spare[0], &self.spare[1]):
             return ST_CROSSED
         return ST_APPLIED
 
@@ -370,7 +515,9 @@ cdef class OrderBook:
         cdef int64_t price
         cdef double old
         cdef Side* sd = &self.spare[sidx]
-        sd.n = 0
+        side_reset(sd)
+        if side_reserve(sd, 0) < 0:
+            return -1
         for i in range(src.n):
             row = src.base + i * src.stride
             side = (<const signed char*>(row + src.off_side))[0]
@@ -510,21 +657,28 @@ cdef class OrderBook:
         bool
             True if applied, False if ignored as a duplicate/older update id.
         """
-        cdef cnp.ndarray bt = as_array(bid_ticks, cnp.NPY_INT64, "bid_ticks")
-        cdef cnp.ndarray bs = as_array(bid_sizes, cnp.NPY_FLOAT64, "bid_sizes")
-        cdef cnp.ndarray at = as_array(ask_ticks, cnp.NPY_INT64, "ask_ticks")
-        cdef cnp.ndarray as_ = as_array(ask_sizes, cnp.NPY_FLOAT64, "ask_sizes")
-        cdef Py_ssize_t nb = cnp.PyArray_DIM(bt, 0), na = cnp.PyArray_DIM(at, 0), i
+        cdef cnp.ndarray bt, bs, at, as_
+        cdef Py_ssize_t nb, na, i
         cdef const int64_t* pt
         cdef const double* ps
         cdef Level* lv
         cdef LevelSrc src
         cdef MsgMeta meta
         cdef int st
-        if cnp.PyArray_DIM(bs, 0) != nb:
-            raise InvalidInputError(f"bid_ticks and bid_sizes differ in length: {nb} != {cnp.PyArray_DIM(bs, 0)}")
-        if cnp.PyArray_DIM(as_, 0) != na:
-            raise InvalidInputError(f"ask_ticks and ask_sizes differ in length: {na} != {cnp.PyArray_DIM(as_, 0)}")
+        try:
+            bt = as_array(bid_ticks, cnp.NPY_INT64, "bid_ticks")
+            bs = as_array(bid_sizes, cnp.NPY_FLOAT64, "bid_sizes")
+            at = as_array(ask_ticks, cnp.NPY_INT64, "ask_ticks")
+            as_ = as_array(ask_sizes, cnp.NPY_FLOAT64, "ask_sizes")
+            nb = cnp.PyArray_DIM(bt, 0)
+            na = cnp.PyArray_DIM(at, 0)
+            if cnp.PyArray_DIM(bs, 0) != nb:
+                raise InvalidInputError(f"bid_ticks and bid_sizes differ in length: {nb} != {cnp.PyArray_DIM(bs, 0)}")
+            if cnp.PyArray_DIM(as_, 0) != na:
+                raise InvalidInputError(f"ask_ticks and ask_sizes differ in length: {na} != {cnp.PyArray_DIM(as_, 0)}")
+        except InvalidInputError:
+            self.rejected += 1
+            raise
         if nb + na > self.dec.levels_cap:
             self.dec.levels = self._grow_levels(nb + na)
         lv = self.dec.levels
@@ -642,36 +796,36 @@ cdef class OrderBook:
     def best_bid(self):
         """Best bid price (float), NaN if there are no bids."""
         cdef Side* sd = &self.sides[0]
-        return self.price_of(sd.keys[sd.n - 1]) if sd.n else NAN
+        return self.price_of(sd.e[sd.n - 1].key) if sd.n else NAN
 
     def best_ask(self):
         """Best ask price (float), NaN if there are no asks."""
         cdef Side* sd = &self.sides[1]
-        return self.price_of(-sd.keys[sd.n - 1]) if sd.n else NAN
+        return self.price_of(-sd.e[sd.n - 1].key) if sd.n else NAN
 
     def best_bid_size(self):
         cdef Side* sd = &self.sides[0]
-        return sd.sizes[sd.n - 1] if sd.n else NAN
+        return sd.e[sd.n - 1].size if sd.n else NAN
 
     def best_ask_size(self):
         cdef Side* sd = &self.sides[1]
-        return sd.sizes[sd.n - 1] if sd.n else NAN
+        return sd.e[sd.n - 1].size if sd.n else NAN
 
     def best_bid_ticks(self):
         """Best bid in ticks, None if there are no bids."""
         cdef Side* sd = &self.sides[0]
-        return sd.keys[sd.n - 1] if sd.n else None
+        return sd.e[sd.n - 1].key if sd.n else None
 
     def best_ask_ticks(self):
         cdef Side* sd = &self.sides[1]
-        return -sd.keys[sd.n - 1] if sd.n else None
+        return -sd.e[sd.n - 1].key if sd.n else None
 
     def bbo(self):
         """``(bid_price, bid_size, ask_price, ask_size)``; NaN for an empty side."""
         cdef Side* b = &self.sides[0]
         cdef Side* a = &self.sides[1]
-        return (self.price_of(b.keys[b.n - 1]) if b.n else NAN, b.sizes[b.n - 1] if b.n else NAN,
-                self.price_of(-a.keys[a.n - 1]) if a.n else NAN, a.sizes[a.n - 1] if a.n else NAN)
+        return (self.price_of(b.e[b.n - 1].key) if b.n else NAN, b.e[b.n - 1].size if b.n else NAN,
+                self.price_of(-a.e[a.n - 1].key) if a.n else NAN, a.e[a.n - 1].size if a.n else NAN)
 
     def mid_price(self):
         """(best bid + best ask) / 2, NaN if a side is empty."""
@@ -679,7 +833,7 @@ cdef class OrderBook:
         cdef Side* a = &self.sides[1]
         if b.n == 0 or a.n == 0:
             return NAN
-        return 0.5 * (self.price_of(b.keys[b.n - 1]) + self.price_of(-a.keys[a.n - 1]))
+        return 0.5 * (self.price_of(b.e[b.n - 1].key) + self.price_of(-a.e[a.n - 1].key))
 
     def microprice(self):
         """Size-weighted mid: (bid * ask_size + ask * bid_size) / (bid_size + ask_size)."""
@@ -688,10 +842,10 @@ cdef class OrderBook:
         cdef double pb, pa, qb, qa
         if b.n == 0 or a.n == 0:
             return NAN
-        pb = self.price_of(b.keys[b.n - 1])
-        pa = self.price_of(-a.keys[a.n - 1])
-        qb = b.sizes[b.n - 1]
-        qa = a.sizes[a.n - 1]
+        pb = self.price_of(b.e[b.n - 1].key)
+        pa = self.price_of(-a.e[a.n - 1].key)
+        qb = b.e[b.n - 1].size
+        qa = a.e[a.n - 1].size
         return (pb * qa + pa * qb) / (qb + qa)
 
     def spread(self):
@@ -700,7 +854,7 @@ cdef class OrderBook:
         cdef Side* a = &self.sides[1]
         if b.n == 0 or a.n == 0:
             return NAN
-        return self.price_of(-a.keys[a.n - 1] - b.keys[b.n - 1])
+        return self.price_of(-a.e[a.n - 1].key - b.e[b.n - 1].key)
 
     def spread_bps(self):
         """Spread over mid in basis points: (ask - bid) / mid * 1e4."""
@@ -709,8 +863,8 @@ cdef class OrderBook:
         cdef double pb, pa
         if b.n == 0 or a.n == 0:
             return NAN
-        pb = self.price_of(b.keys[b.n - 1])
-        pa = self.price_of(-a.keys[a.n - 1])
+        pb = self.price_of(b.e[b.n - 1].key)
+        pa = self.price_of(-a.e[a.n - 1].key)
         return (pa - pb) / (0.5 * (pa + pb)) * 1e4
 
     def bid_depth(self, k):
@@ -742,8 +896,8 @@ cdef class OrderBook:
         cdef double* o = <double*>cnp.PyArray_DATA(out)
         cdef Py_ssize_t i
         for i in range(m):
-            o[2 * i] = self.price_of(sd.keys[sd.n - 1 - i] if sidx == 0 else -sd.keys[sd.n - 1 - i])
-            o[2 * i + 1] = sd.sizes[sd.n - 1 - i]
+            o[2 * i] = self.price_of(sd.e[sd.n - 1 - i].key if sidx == 0 else -sd.e[sd.n - 1 - i].key)
+            o[2 * i + 1] = sd.e[sd.n - 1 - i].size
         return out
 
     def bids(self, n=None):
@@ -757,18 +911,26 @@ cdef class OrderBook:
     def top_levels(self, n):
         """``(bid_ticks, bid_sizes, ask_ticks, ask_sizes)`` of the top n levels, best first (int64, float64)."""
         cdef Py_ssize_t k = as_k(n, "n"), i, m
+        cdef int sidx
+        cdef int64_t sign
         cdef Side* sd
+        cdef cnp.ndarray t, q
+        cdef int64_t* pt
+        cdef double* pq
         out = []
         for sidx in range(2):
             sd = &self.sides[sidx]
+            sign = 1 if sidx == 0 else -1
             m = min(k, sd.n)
             t = np.empty(m, dtype=np.int64)
-            s = np.empty(m, dtype=np.float64)
+            q = np.empty(m, dtype=np.float64)
+            pt = <int64_t*>cnp.PyArray_DATA(t)
+            pq = <double*>cnp.PyArray_DATA(q)
             for i in range(m):
-                t[i] = sd.keys[sd.n - 1 - i] if sidx == 0 else -sd.keys[sd.n - 1 - i]
-                s[i] = sd.sizes[sd.n - 1 - i]
+                pt[i] = sign * sd.e[sd.n - 1 - i].key
+                pq[i] = sd.e[sd.n - 1 - i].size
             out.append(t)
-            out.append(s)
+            out.append(q)
         return tuple(out)
 
     # ---- state -----------------------------------------------------------------------------------
@@ -805,22 +967,24 @@ cdef class OrderBook:
 
     def clear(self):
         """Empty the book and forget its sequence state (the next message must be a snapshot)."""
-        self.sides[0].n = 0
-        self.sides[1].n = 0
+        side_reset(&self.sides[0])
+        side_reset(&self.sides[1])
+        side_reserve(&self.sides[0], 0)
+        side_reserve(&self.sides[1], 0)
         self._has_snapshot = False
         self._stale = False
         self.update_id = -1
         self.seq = -1
 
     def copy(self):
-        """An independent copy (levels, sequence state and topic)."""
+        """An independent copy (levels, sequence state, topic and counters)."""
         cdef OrderBook other = OrderBook(self.symbol, spec=self.spec, strict_sequence=self.strict_sequence)
         cdef int sidx
         for sidx in range(2):
-            if side_grow(&other.sides[sidx], self.sides[sidx].n) < 0:
+            side_reset(&other.sides[sidx])
+            if side_reserve(&other.sides[sidx], self.sides[sidx].n) < 0:
                 raise MemoryError()
-            memcpy(other.sides[sidx].keys, self.sides[sidx].keys, self.sides[sidx].n * sizeof(int64_t))
-            memcpy(other.sides[sidx].sizes, self.sides[sidx].sizes, self.sides[sidx].n * sizeof(double))
+            memcpy(other.sides[sidx].e, self.sides[sidx].e, self.sides[sidx].n * sizeof(Entry))
             other.sides[sidx].n = self.sides[sidx].n
         other._topic_b = self._topic_b
         other.update_id = self.update_id
@@ -830,6 +994,10 @@ cdef class OrderBook:
         other.ts_local = self.ts_local
         other._has_snapshot = self._has_snapshot
         other._stale = self._stale
+        other.messages = self.messages
+        other.rejected = self.rejected
+        other.gaps = self.gaps
+        other.ignored = self.ignored
         return other
 
     def check_integrity(self):
@@ -840,12 +1008,11 @@ cdef class OrderBook:
         for sidx in range(2):
             sd = &self.sides[sidx]
             for i in range(sd.n):
-                if not (sd.sizes[i] > 0.0 and size_ok(sd.sizes[i])):
+                if not (sd.e[i].size > 0.0 and size_ok(sd.e[i].size)):
                     raise BookIntegrityError(f"{self.symbol}: non-positive size at level {i} of side {sidx}")
-                if i and sd.keys[i] <= sd.keys[i - 1]:
+                if i and sd.e[i].key <= sd.e[i - 1].key:
                     raise BookIntegrityError(f"{self.symbol}: side {sidx} is not strictly sorted at {i}")
-        if self.sides[0].n and self.sides[1].n and \
-                self.sides[0].keys[self.sides[0].n - 1] >= -self.sides[1].keys[self.sides[1].n - 1]:
+        if crossed(&self.sides[0], &self.sides[1]):
             raise BookIntegrityError(f"{self.symbol}: book is crossed or locked")
         return True
 

@@ -87,11 +87,27 @@ ctypedef struct FrameInfo:
     Py_ssize_t n_trades
 
 
+cdef inline double _ticks_to_float_exact(int64_t ticks, int64_t mant, int scale) noexcept with gil:
+    # Python ints: the product is exact and true division rounds correctly.
+    cdef object ten = 10
+    return (<object>ticks * <object>mant) / (ten ** scale)
+
+
+cdef inline double ticks_to_float(int64_t ticks, int64_t mant, double div, int64_t limit,
+                                  int scale) noexcept nogil:
+    """ticks * mant / 10**scale, equal to float(str(price)): below 2**53 the product is exact and
+    one division by an exact power of ten rounds correctly; beyond, an exact slow path."""
+    if -limit <= ticks <= limit:
+        return <double>(ticks * mant) / div
+    return _ticks_to_float_exact(ticks, mant, scale)
+
+
 @cython.final
 cdef class FrameDecoder:
     cdef int64_t tick_mant
     cdef int tick_scale
     cdef double tick_div
+    cdef int64_t tick_limit
     cdef Level* levels
     cdef Py_ssize_t levels_cap
     cdef TradeRec* trades

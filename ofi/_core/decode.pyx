@@ -497,6 +497,7 @@ cdef class FrameDecoder:
         self.tick_mant = mant
         self.tick_scale = scale
         self.tick_div = POW10D[scale]
+        self.tick_limit = (2 ** 53) // mant
         self.tick_size = d
 
     @property
@@ -504,9 +505,7 @@ cdef class FrameDecoder:
         return float(self.tick_size)
 
     cdef double price_of(self, int64_t ticks) noexcept nogil:
-        # ticks * mant is exact below 2**53, and one division by an exact power of ten
-        # rounds correctly: the result equals float(str(price)).
-        return <double>(ticks * self.tick_mant) / self.tick_div
+        return ticks_to_float(ticks, self.tick_mant, self.tick_div, self.tick_limit, self.tick_scale)
 
     cdef str span_str(self, Span sp):
         return (<const char*>self.buf)[sp.off:sp.off + sp.len].decode("utf-8", "replace")

@@ -101,14 +101,14 @@ def replay_tape_into(OrderBook book, tape, bint skip_gaps=False):
                 out[m].bid_ticks = -1
                 out[m].bid_size = NAN
             else:
-                out[m].bid_ticks = book.sides[0].keys[book.sides[0].n - 1]
-                out[m].bid_size = book.sides[0].sizes[book.sides[0].n - 1]
+                out[m].bid_ticks = book.sides[0].e[book.sides[0].n - 1].key
+                out[m].bid_size = book.sides[0].e[book.sides[0].n - 1].size
             if st < 0 or book._stale or book.sides[1].n == 0:
                 out[m].ask_ticks = -1
                 out[m].ask_size = NAN
             else:
-                out[m].ask_ticks = -book.sides[1].keys[book.sides[1].n - 1]
-                out[m].ask_size = book.sides[1].sizes[book.sides[1].n - 1]
+                out[m].ask_ticks = -book.sides[1].e[book.sides[1].n - 1].key
+                out[m].ask_size = book.sides[1].e[book.sides[1].n - 1].size
             m += 1
             i = j + 1
     if err != 0:
