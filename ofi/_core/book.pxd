@@ -1,6 +1,6 @@
 cimport cython
 from libc.stdint cimport int64_t
-from ofi._core.decode cimport FrameDecoder, Level
+from ofi._core.decode cimport FrameDecoder, Level, TapeRow
 
 ctypedef struct Entry:
     int64_t key
@@ -52,6 +52,12 @@ cdef enum:
     ST_BAD_SIZE = -6
 
 
+# Locate the book message that starts at tape row i: fills src/meta and returns the row after
+# it, or -1 if row i does not start a well-formed book message.
+cdef Py_ssize_t tape_message(const TapeRow* rows, Py_ssize_t n, Py_ssize_t i, LevelSrc* src,
+                             MsgMeta* meta) noexcept nogil
+
+
 @cython.final
 cdef class OrderBook:
     cdef Side sides[2]
@@ -88,4 +94,6 @@ cdef class OrderBook:
     cdef _reject_kind(self, int kind)
     cdef Level* _grow_levels(self, Py_ssize_t need) except NULL
     cdef object _side_array(self, int sidx, object n)
+    cdef object _apply_arrays(self, bid_ticks, bid_sizes, ask_ticks, ask_sizes, bint snapshot,
+                              int64_t update_id, int64_t ts_exch, int64_t ts_local)
     cdef double price_of(self, int64_t ticks) noexcept nogil

@@ -16,9 +16,10 @@ import json
 import numpy as np
 cimport numpy as cnp
 
-from ofi._core.decode cimport (FrameDecoder, FrameInfo, Level, ticks_to_float, FRAME_BOOK, FRAME_TRADE, FRAME_CONTROL,
+from ofi._core.decode cimport (FrameDecoder, FrameInfo, Level, TapeRow, KIND_BOOK, FLAG_BEGIN, FLAG_END,
+                               FLAG_SNAPSHOT, ticks_to_float, FRAME_BOOK, FRAME_TRADE, FRAME_CONTROL,
                                TYPE_SNAPSHOT)
-from ofi._core.decode import unsupported_topic_message
+from ofi._core.decode import TAPE_DTYPE, unsupported_topic_message
 from ofi.errors import BookIntegrityError, ExchangeError, InvalidInputError, SequenceGapError
 from ofi.spec import InstrumentSpec
 
@@ -252,6 +253,31 @@ cdef inline double sum_top(const Side* sd, Py_ssize_t k) noexcept nogil:
         acc += sd.e[i].size
         i -= 1
     return acc
+
+
+cdef Py_ssize_t tape_message(const TapeRow* rows, Py_ssize_t n, Py_ssize_t i, LevelSrc* src,
+                             MsgMeta* meta) noexcept nogil:
+    cdef Py_ssize_t j = i
+    if i < 0 or i >= n or rows[i].kind != KIND_BOOK or not (rows[i].flags & FLAG_BEGIN):
+        return -1
+    while not (rows[j].flags & FLAG_END):
+        j += 1
+        if j >= n or rows[j].kind != KIND_BOOK or (rows[j].flags & FLAG_BEGIN):
+            return -1
+    src.base = <const char*>&rows[i]
+    src.stride = sizeof(TapeRow)
+    src.n = j - i + 1
+    src.off_price = <Py_ssize_t>(<const char*>&rows[0].price_ticks - <const char*>rows)
+    src.off_size = <Py_ssize_t>(<const char*>&rows[0].size - <const char*>rows)
+    src.off_side = <Py_ssize_t>(<const char*>&rows[0].side - <const char*>rows)
+    meta.snapshot = (rows[i].flags & FLAG_SNAPSHOT) != 0
+    meta.has_u = rows[i].update_id >= 0
+    meta.u = rows[i].update_id
+    meta.seq = rows[i].seq
+    meta.ts_exch = rows[i].ts_exch
+    meta.cts = 0
+    meta.ts_local = rows[i].ts_local
+    return j + 1
 
 
 cdef inline Py_ssize_t as_k(object k, str name) except -1:
@@ -657,6 +683,56 @@ cdef class OrderBook:
         bool
             True if applied, False if ignored as a duplicate/older update id.
         """
+        return self._apply_arrays(bid_ticks, bid_sizes, ask_ticks, ask_sizes, snapshot, update_id,
+                                  ts_exch, ts_local)
+
+    def apply_delta(self, int64_t update_id, bid_ticks, bid_sizes, ask_ticks, ask_sizes):
+        """``apply_levels(..., snapshot=False, update_id=update_id)`` with positional arguments only:
+        the cheapest call for a live loop (no keyword parsing). Returns True if applied."""
+        return self._apply_arrays(bid_ticks, bid_sizes, ask_ticks, ask_sizes, False, update_id, 0, 0)
+
+    def apply_snapshot(self, int64_t update_id, bid_ticks, bid_sizes, ask_ticks, ask_sizes):
+        """Replace the whole book (``apply_levels(..., snapshot=True, update_id=update_id)``)."""
+        return self._apply_arrays(bid_ticks, bid_sizes, ask_ticks, ask_sizes, True, update_id, 0, 0)
+
+    def apply_tape(self, tape, Py_ssize_t start):
+        """Apply the book message that starts at row ``start`` of a tape; return the row after it.
+
+        One call per message, for loops that read the book between messages (``replay_tape`` runs
+        the whole tape in one call instead). Book message starts are
+        ``ofi.data.tape.message_starts(tape)``.
+
+        Raises
+        ------
+        InvalidInputError
+            ``tape`` is not a 1-D contiguous TAPE_DTYPE array, or row ``start`` does not begin a
+            book message.
+        SequenceGapError, BookIntegrityError
+            As for :meth:`apply_frame`.
+        """
+        cdef cnp.ndarray arr
+        cdef LevelSrc src
+        cdef MsgMeta meta
+        cdef Py_ssize_t nxt
+        cdef int st
+        if not (cnp.PyArray_Check(tape) and <object>cnp.PyArray_DESCR(<cnp.ndarray>tape) is TAPE_DTYPE
+                and cnp.PyArray_NDIM(<cnp.ndarray>tape) == 1 and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>tape)):
+            if not (isinstance(tape, np.ndarray) and tape.dtype == TAPE_DTYPE and tape.ndim == 1
+                    and tape.flags.c_contiguous):
+                self.rejected += 1
+                raise InvalidInputError("tape must be a 1-D C-contiguous array of ofi.data.tape.TAPE_DTYPE")
+        arr = <cnp.ndarray>tape
+        nxt = tape_message(<const TapeRow*>cnp.PyArray_DATA(arr), cnp.PyArray_DIM(arr, 0), start, &src, &meta)
+        if nxt < 0:
+            self.rejected += 1
+            raise InvalidInputError(f"tape row {start} does not start a book message (kind 1, FLAG_BEGIN ... FLAG_END)")
+        st = self.apply_message(&src, &meta)
+        if st < 0:
+            self.raise_status(st, &meta)
+        return nxt
+
+    cdef object _apply_arrays(self, bid_ticks, bid_sizes, ask_ticks, ask_sizes, bint snapshot,
+                              int64_t update_id, int64_t ts_exch, int64_t ts_local):
         cdef cnp.ndarray bt, bs, at, as_
         cdef Py_ssize_t nb, na, i
         cdef const int64_t* pt

@@ -7,7 +7,7 @@ from libc.math cimport NAN
 import numpy as np
 cimport numpy as cnp
 
-from ofi._core.book cimport (OrderBook, LevelSrc, MsgMeta, ST_APPLIED, ST_IGNORED, ST_NOMEM, ST_GAP,
+from ofi._core.book cimport (OrderBook, LevelSrc, MsgMeta, tape_message, ST_APPLIED, ST_IGNORED, ST_NOMEM, ST_GAP,
                              ST_STALE, ST_NO_SNAPSHOT, ST_CROSSED, ST_BAD_SIZE)
 from ofi._core.decode cimport TapeRow, KIND_BOOK, FLAG_SNAPSHOT, FLAG_BEGIN, FLAG_END
 from ofi._core.decode import TAPE_DTYPE
@@ -58,36 +58,17 @@ def replay_tape_into(OrderBook book, tape, bint skip_gaps=False):
             n_msgs += 1
     tob = np.zeros(n_msgs, dtype=TOB_DTYPE)
     out = <TobRow*>cnp.PyArray_DATA(tob)
-    src.stride = sizeof(TapeRow)
-    src.off_price = <Py_ssize_t>(<char*>&rows[0].price_ticks - <char*>rows) if n else 0
-    src.off_size = <Py_ssize_t>(<char*>&rows[0].size - <char*>rows) if n else 0
-    src.off_side = <Py_ssize_t>(<char*>&rows[0].side - <char*>rows) if n else 0
     with nogil:
         i = 0
         while i < n:
             if rows[i].kind != KIND_BOOK:
                 i += 1
                 continue
-            if not (rows[i].flags & FLAG_BEGIN):
+            j = tape_message(rows, n, i, &src, &meta)
+            if j < 0:
                 err = -100
                 err_row = i
                 break
-            j = i
-            while j < n and rows[j].kind == KIND_BOOK and not (rows[j].flags & FLAG_END):
-                j += 1
-            if j >= n or rows[j].kind != KIND_BOOK or (j > i and (rows[j].flags & FLAG_BEGIN)):
-                err = -101
-                err_row = i
-                break
-            src.base = <const char*>&rows[i]
-            src.n = j - i + 1
-            meta.snapshot = (rows[i].flags & FLAG_SNAPSHOT) != 0
-            meta.has_u = rows[i].update_id >= 0
-            meta.u = rows[i].update_id
-            meta.seq = rows[i].seq
-            meta.ts_exch = rows[i].ts_exch
-            meta.cts = 0
-            meta.ts_local = rows[i].ts_local
             st = book.apply_message(&src, &meta)
             out[m].ts_exch = rows[i].ts_exch
             out[m].ts_local = rows[i].ts_local
@@ -110,7 +91,7 @@ def replay_tape_into(OrderBook book, tape, bint skip_gaps=False):
                 out[m].ask_ticks = -book.sides[1].e[book.sides[1].n - 1].key
                 out[m].ask_size = book.sides[1].e[book.sides[1].n - 1].size
             m += 1
-            i = j + 1
+            i = j
     if err != 0:
         if err == -100 or err == -101:
             raise InvalidInputError(

@@ -29,7 +29,7 @@ from ofi.errors import InvalidInputError
 
 __all__ = [
     "TAPE_DTYPE", "TOB_DTYPE", "KIND_BOOK", "KIND_TRADE", "FLAG_SNAPSHOT", "FLAG_BEGIN", "FLAG_END",
-    "FLAG_BLOCK", "FLAG_RPI", "frames_to_tape", "replay_tape", "save_tape", "load_tape", "to_parquet",
+    "FLAG_BLOCK", "FLAG_RPI", "frames_to_tape", "message_starts", "replay_tape", "save_tape", "load_tape", "to_parquet",
     "empty_tape",
 ]
 
@@ -110,6 +110,12 @@ def replay_tape(tape: np.ndarray, tick_size: Any = None, *, book: OrderBook | No
     elif not isinstance(book, OrderBook):
         raise InvalidInputError(f"book must be an OrderBook, got {type(book).__name__}")
     return replay_tape_into(book, tape, on_gap == "skip")
+
+
+def message_starts(tape: np.ndarray) -> np.ndarray:
+    """Row indices where the tape's book messages begin (for ``OrderBook.apply_tape`` loops)."""
+    tape = _check_tape(tape)
+    return np.flatnonzero((tape["kind"] == KIND_BOOK) & ((tape["flags"] & FLAG_BEGIN) != 0))
 
 
 def save_tape(path: str | os.PathLike, tape: np.ndarray) -> None:

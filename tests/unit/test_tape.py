@@ -102,3 +102,21 @@ def test_unterminated_message_in_a_handmade_tape_is_an_error():
 def test_bad_frame_names_its_index():
     with pytest.raises(InvalidInputError, match="frame 1"):
         frames_to_tape([FRAMES[0][1], '{"topic":"orderbook.50.BTCUSDT",'], "0.1")
+
+
+def test_apply_tape_one_message_per_call_equals_replay():
+    from ofi.data.tape import message_starts
+
+    tape = frames_to_tape(FRAMES, "0.1")
+    starts = message_starts(tape)
+    assert list(starts) == [0, 5, 7]
+    book = OrderBook("BTCUSDT", tick_size="0.1")
+    seen = []
+    for start in starts:
+        nxt = book.apply_tape(tape, int(start))
+        seen.append((nxt, book.best_bid_ticks(), book.best_ask_ticks(), book.best_ask_size()))
+    assert seen == [(4, 1000, 1001, 1.0), (7, 999, 1001, 2.5), (8, 999, 1001, 2.5)]
+    with pytest.raises(InvalidInputError, match="row 4"):
+        book.apply_tape(tape, 4)  # a trade row
+    with pytest.raises(InvalidInputError):
+        book.apply_tape(np.zeros(3), 0)
