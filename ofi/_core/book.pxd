@@ -92,6 +92,8 @@ cdef class OrderBook:
     cdef int _build_snapshot(self, LevelSrc* src) noexcept nogil
     cdef int _rebuild_side(self, int sidx, LevelSrc* src) noexcept nogil
     cdef _reject_kind(self, int kind)
+    cdef int _check_new_topic(self, FrameDecoder dec) except -1
+    cdef int64_t _update_id_arg(self, object update_id) except? -2
     cdef Level* _grow_levels(self, Py_ssize_t need) except NULL
     cdef object _side_array(self, int sidx, object n)
     cdef object _apply_arrays(self, bid_ticks, bid_sizes, ask_ticks, ask_sizes, bint snapshot,

@@ -6,7 +6,7 @@ all or nothing. Deltas keep an undo log so a message that would cross the book, 
 bad size, is rolled back; snapshots are built in spare arrays and swapped in.
 """
 cimport cython
-from libc.stdint cimport int64_t, INT64_MIN
+from libc.stdint cimport int64_t, INT64_MIN, INT64_MAX
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memmove, memcpy, memcmp
 from libc.math cimport NAN, INFINITY
@@ -280,6 +280,20 @@ cdef Py_ssize_t tape_message(const TapeRow* rows, Py_ssize_t n, Py_ssize_t i, Le
     return j + 1
 
 
+cdef int64_t as_i64(object v, str name, int64_t lo) except? -2:
+    """A Python integer as int64 >= lo, or InvalidInputError naming the argument."""
+    cdef int64_t out
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise InvalidInputError(f"{name} must be an integer, got {v!r}")
+    try:
+        out = v
+    except OverflowError:
+        raise InvalidInputError(f"{name}={v!r} does not fit a signed 64-bit integer") from None
+    if out < lo:
+        raise InvalidInputError(f"{name} must be >= {lo}, got {v!r}")
+    return out
+
+
 cdef inline Py_ssize_t as_k(object k, str name) except -1:
     cdef Py_ssize_t v
     if isinstance(k, int) and not isinstance(k, bool):
@@ -308,6 +322,8 @@ cdef object as_array(object a, int type_num, str name):
     if type_num == cnp.NPY_INT64:
         if arr.dtype.kind not in "iu" and not (arr.size == 0 and arr.dtype.kind == "f"):
             raise InvalidInputError(f"{name} must hold integer price ticks, got dtype {arr.dtype}")
+        if arr.dtype.kind == "u" and arr.size and int(arr.max()) > INT64_MAX:
+            raise InvalidInputError(f"{name} holds a value above the int64 range: {int(arr.max())}")
     elif arr.dtype.kind not in "iuf":
         raise InvalidInputError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     return np.ascontiguousarray(arr, dtype=np.int64 if type_num == cnp.NPY_INT64 else np.float64)
@@ -627,6 +643,8 @@ cdef class OrderBook:
                 raise InvalidInputError(
                     f"frame topic {dec.span_str(info.topic)!r} does not match this book's topic "
                     f"{self._topic_b.decode()!r} (keep one book per topic)")
+        else:
+            self._check_new_topic(dec)
         if info.symbol.len != len(self._symbol_b) or memcmp(dec.buf + info.symbol.off, <const char*>self._symbol_b,
                                                             info.symbol.len) != 0:
             self.rejected += 1
@@ -652,6 +670,18 @@ cdef class OrderBook:
             self._topic_b = (<const char*>dec.buf)[info.topic.off:info.topic.off + info.topic.len]
         return st == ST_APPLIED
 
+    cdef int _check_new_topic(self, FrameDecoder dec) except -1:
+        """Before a book binds to its first topic: it must read orderbook.<depth>.<this symbol>."""
+        topic_b = (<const char*>dec.buf)[dec.info.topic.off:dec.info.topic.off + dec.info.topic.len]
+        parts = topic_b.split(b".")
+        depth_ok = len(parts) == 3 and (parts[1].isdigit() or parts[1] in (b"full", b"rpi"))
+        if not depth_ok or parts[2] != self._symbol_b:
+            self.rejected += 1
+            raise InvalidInputError(
+                f"frame topic {topic_b.decode('utf-8', 'replace')!r} is not orderbook.<depth>.{self.symbol} "
+                f"for this book (symbol {self.symbol!r})")
+        return 0
+
     cdef _reject_kind(self, int kind):
         if kind == FRAME_TRADE:
             raise InvalidInputError(
@@ -662,7 +692,7 @@ cdef class OrderBook:
         raise InvalidInputError(unsupported_topic_message(self.dec.span_str(self.dec.info.topic)))
 
     def apply_levels(self, bid_ticks, bid_sizes, ask_ticks, ask_sizes, bint snapshot=False,
-                     int64_t update_id=-1, int64_t ts_exch=0, int64_t ts_local=0):
+                     update_id=-1, ts_exch=0, ts_local=0):
         """Apply one message given as arrays of price ticks and absolute sizes.
 
         Parameters
@@ -683,19 +713,35 @@ cdef class OrderBook:
         bool
             True if applied, False if ignored as a duplicate/older update id.
         """
-        return self._apply_arrays(bid_ticks, bid_sizes, ask_ticks, ask_sizes, snapshot, update_id,
-                                  ts_exch, ts_local)
+        cdef int64_t u, te, tl
+        try:
+            u = as_i64(update_id, "update_id", -1)
+            te = as_i64(ts_exch, "ts_exch", INT64_MIN)
+            tl = as_i64(ts_local, "ts_local", INT64_MIN)
+        except InvalidInputError:
+            self.rejected += 1
+            raise
+        return self._apply_arrays(bid_ticks, bid_sizes, ask_ticks, ask_sizes, snapshot, u, te, tl)
 
-    def apply_delta(self, int64_t update_id, bid_ticks, bid_sizes, ask_ticks, ask_sizes):
+    def apply_delta(self, update_id, bid_ticks, bid_sizes, ask_ticks, ask_sizes):
         """``apply_levels(..., snapshot=False, update_id=update_id)`` with positional arguments only:
         the cheapest call for a live loop (no keyword parsing). Returns True if applied."""
-        return self._apply_arrays(bid_ticks, bid_sizes, ask_ticks, ask_sizes, False, update_id, 0, 0)
+        return self._apply_arrays(bid_ticks, bid_sizes, ask_ticks, ask_sizes, False,
+                                  self._update_id_arg(update_id), 0, 0)
 
-    def apply_snapshot(self, int64_t update_id, bid_ticks, bid_sizes, ask_ticks, ask_sizes):
+    def apply_snapshot(self, update_id, bid_ticks, bid_sizes, ask_ticks, ask_sizes):
         """Replace the whole book (``apply_levels(..., snapshot=True, update_id=update_id)``)."""
-        return self._apply_arrays(bid_ticks, bid_sizes, ask_ticks, ask_sizes, True, update_id, 0, 0)
+        return self._apply_arrays(bid_ticks, bid_sizes, ask_ticks, ask_sizes, True,
+                                  self._update_id_arg(update_id), 0, 0)
 
-    def apply_tape(self, tape, Py_ssize_t start):
+    cdef int64_t _update_id_arg(self, object update_id) except? -2:
+        try:
+            return as_i64(update_id, "update_id", -1)
+        except InvalidInputError:
+            self.rejected += 1
+            raise
+
+    def apply_tape(self, tape, start):
         """Apply the book message that starts at row ``start`` of a tape; return the row after it.
 
         One call per message, for loops that read the book between messages (``replay_tape`` runs
@@ -722,7 +768,8 @@ cdef class OrderBook:
                 self.rejected += 1
                 raise InvalidInputError("tape must be a 1-D C-contiguous array of ofi.data.tape.TAPE_DTYPE")
         arr = <cnp.ndarray>tape
-        nxt = tape_message(<const TapeRow*>cnp.PyArray_DATA(arr), cnp.PyArray_DIM(arr, 0), start, &src, &meta)
+        nxt = tape_message(<const TapeRow*>cnp.PyArray_DATA(arr), cnp.PyArray_DIM(arr, 0),
+                           <Py_ssize_t>as_i64(start, "start", 0), &src, &meta)
         if nxt < 0:
             self.rejected += 1
             raise InvalidInputError(f"tape row {start} does not start a book message (kind 1, FLAG_BEGIN ... FLAG_END)")

@@ -103,6 +103,21 @@ cdef inline double ticks_to_float(int64_t ticks, int64_t mant, double div, int64
 
 
 @cython.final
+cdef class Trade:
+    cdef readonly str symbol
+    cdef readonly double price
+    cdef readonly double size
+    cdef readonly int side
+    cdef readonly int64_t ts_exch
+    cdef readonly str trade_id
+    cdef readonly int64_t price_ticks
+    cdef readonly int64_t seq
+    cdef readonly bint block_trade
+    cdef readonly bint rpi
+    cdef readonly int64_t ts_local
+
+
+@cython.final
 cdef class FrameDecoder:
     cdef int64_t tick_mant
     cdef int tick_scale
@@ -135,4 +150,4 @@ cdef class FrameDecoder:
     cdef int _classify(self) noexcept nogil
     cdef int _scan_data(self, Scanner* s) noexcept nogil
     cdef int _scan(self, Scanner* s) noexcept nogil
-    cdef list trade_tuples(self)
+    cdef list make_trades(self, int64_t ts_local)

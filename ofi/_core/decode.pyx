@@ -18,6 +18,7 @@ from cpython.mem cimport PyMem_Free
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcmp, memcpy
 from libc.stdint cimport int64_t, uint64_t, INT64_MAX
+from libc.math cimport INFINITY
 
 import json
 from decimal import Decimal
@@ -85,6 +86,8 @@ _FIELD_NAMES = {
 
 cdef enum:
     MAX_DEPTH = 32
+
+cdef int64_t MAX_MS = 9223372036854  # INT64_MAX // 1_000_000: the largest ms time with an int64 ns value
 
 cdef double[23] POW10D
 cdef int64_t[19] POW10I
@@ -325,6 +328,15 @@ cdef int scan_int(Scanner* s, int64_t* out, int field) noexcept nogil:
     return 0
 
 
+cdef int scan_ms(Scanner* s, int64_t* out, int field) noexcept nogil:
+    """An integer time in ms whose value in ns (ms * 1e6) fits int64."""
+    if scan_int(s, out, field) < 0:
+        return -1
+    if out[0] > MAX_MS or out[0] < -MAX_MS:
+        return fail(s, ERR_RANGE, field)
+    return 0
+
+
 cdef int scan_bool(Scanner* s, int* out, int field) noexcept nogil:
     cdef int c = peek(s)
     if c == 116:
@@ -462,6 +474,107 @@ cdef int decimal_size(Scanner* s, Span sp, double* out) noexcept nogil:
     return 0
 
 
+cdef class Trade:
+    """One public trade (Bybit ``publicTrade``).
+
+    Attributes
+    ----------
+    symbol : str
+    price : float
+        Equal to ``float(p)`` of the exchange's decimal string.
+    size : float
+        Base units (contracts in USD for inverse contracts).
+    side : int
+        Taker side: +1 buy, -1 sell (Bybit ``S``).
+    ts_exch : int
+        Match time in ns since the epoch (Bybit ``T`` ms * 1e6).
+    trade_id : str
+        Bybit ``i`` (UUID on derivatives, numeric string on spot).
+    price_ticks : int
+        Price in integer ticks of the instrument's tick size.
+    seq : int
+        Cross sequence shared by the fills of one taker order; -1 when absent.
+    block_trade, rpi : bool
+        Bybit ``BT`` and ``RPI`` flags.
+    ts_local : int
+        Local receive time in ns (0 if unknown).
+    """
+
+    def __init__(self, str symbol, double price, double size, int side, int64_t ts_exch, str trade_id,
+                 int64_t price_ticks, int64_t seq=-1, bint block_trade=False, bint rpi=False,
+                 int64_t ts_local=0):
+        if side != 1 and side != -1:
+            raise InvalidInputError(f"side must be +1 (taker buy) or -1 (taker sell), got {side}")
+        if not (size >= 0.0 and size < INFINITY):
+            raise InvalidInputError(f"size must be finite and >= 0, got {size}")
+        self.symbol = symbol
+        self.price = price
+        self.size = size
+        self.side = side
+        self.ts_exch = ts_exch
+        self.trade_id = trade_id
+        self.price_ticks = price_ticks
+        self.seq = seq
+        self.block_trade = block_trade
+        self.rpi = rpi
+        self.ts_local = ts_local
+
+    @property
+    def is_buy(self):
+        """True when the taker bought (lifted the ask)."""
+        return self.side > 0
+
+    @property
+    def signed_size(self):
+        """size with the taker's sign (+ buy, - sell)."""
+        return self.size * self.side
+
+    @staticmethod
+    def from_frame(raw, tick_size, int64_t ts_local=0):
+        """Decode the trades of one ``publicTrade.*`` frame.
+
+        Raises
+        ------
+        InvalidInputError
+            Malformed frame, price off the tick grid, or not a publicTrade frame.
+        """
+        return decoder_for(tick_size).decode_trades(raw, ts_local)
+
+    def _key(self):
+        return (self.symbol, self.price, self.size, self.side, self.ts_exch, self.trade_id, self.price_ticks,
+                self.seq, self.block_trade, self.rpi, self.ts_local)
+
+    def __eq__(self, other):
+        if not isinstance(other, Trade):
+            return NotImplemented
+        return self._key() == (<Trade>other)._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __reduce__(self):
+        return (Trade, self._key())
+
+    def __repr__(self):
+        return (f"Trade({self.symbol!r}, price={self.price!r}, size={self.size!r}, "
+                f"side={'buy' if self.side > 0 else 'sell'}, ts_exch={self.ts_exch}, trade_id={self.trade_id!r}, "
+                f"seq={self.seq})")
+
+
+_DECODERS = {}
+
+
+def decoder_for(tick_size):
+    """A shared FrameDecoder per tick size (decoders hold only scratch space)."""
+    key = repr(tick_size) if isinstance(tick_size, float) else str(tick_size)
+    dec = _DECODERS.get(key)
+    if dec is None:
+        if len(_DECODERS) > 256:
+            _DECODERS.clear()
+        dec = _DECODERS[key] = FrameDecoder(tick_size)
+    return dec
+
+
 cdef class FrameDecoder:
     """Parses raw V5 frames for one instrument into scratch arrays.
 
@@ -551,8 +664,9 @@ cdef class FrameDecoder:
         s.expect = 0
         s.span.off = 0
         s.span.len = 0
-        with nogil:
-            rc = self._scan(&s)
+        # The scan keeps the GIL: a frame takes about a microsecond, and shared decoders
+        # (decoder_for) must not be re-entered by another thread mid-frame.
+        rc = self._scan(&s)
         if rc < 0:
             self.err = s.err
             self.err_pos = s.err_pos
@@ -592,7 +706,8 @@ cdef class FrameDecoder:
         if code == ERR_RANGE:
             if self.err_span.len:
                 return f"{field} {self.span_str(self.err_span)!r} is out of the supported range{where}"
-            return f"malformed frame: {field} does not fit a signed 64-bit integer{where}"
+            return (f"malformed frame: {field} is out of range (integers must fit int64; times in ms must "
+                    f"stay below {MAX_MS} so that their value in ns fits int64){where}")
         if code == ERR_NOT_INT:
             return f"malformed frame: {field} must be a JSON integer{where}"
         if code == ERR_NOT_STRING:
@@ -771,7 +886,7 @@ cdef class FrameDecoder:
                         return fail(s, ERR_SIDE, F_SIDE)
                     have |= 4
                 elif span_is(p, key, b"T", 1):
-                    if scan_int(s, &t.ts_ms, F_T) < 0:
+                    if scan_ms(s, &t.ts_ms, F_T) < 0:
                         return -1
                     have |= 8
                 elif span_is(p, key, b"i", 1):
@@ -918,11 +1033,11 @@ cdef class FrameDecoder:
                     else:
                         self.info.type_code = TYPE_OTHER
                 elif span_is(p, key, b"ts", 2):
-                    if scan_int(s, &self.info.ts_ms, F_TS) < 0:
+                    if scan_ms(s, &self.info.ts_ms, F_TS) < 0:
                         return -1
                     self.info.has_ts = True
                 elif span_is(p, key, b"cts", 3):
-                    if scan_int(s, &self.info.cts_ms, F_CTS) < 0:
+                    if scan_ms(s, &self.info.cts_ms, F_CTS) < 0:
                         return -1
                     self.info.has_cts = True
                 elif span_is(p, key, b"data", 4):
@@ -990,16 +1105,14 @@ cdef class FrameDecoder:
 
     # ---- Python-level access (tests, ofi.frames) -------------------------------------------------
 
-    def decode(self, raw):
+    def decode(self, raw, int64_t ts_local=0):
         """Decode one frame.
 
         Returns
         -------
         tuple
             ``("book", topic, symbol, snapshot, u, seq, ts_ms, cts_ms, bid_ticks, bid_sizes, ask_ticks,
-            ask_sizes)``, ``("trade", topic, ts_ms, trades)`` where each trade is
-            ``(symbol, price, size, side, T_ms, trade_id, price_ticks, seq, block, rpi)``,
-            or ``("control", dict)``.
+            ask_sizes)``, ``("trade", topic, ts_ms, list[Trade])`` or ``("control", dict)``.
 
         Raises
         ------
@@ -1045,7 +1158,17 @@ cdef class FrameDecoder:
                     self.info.type_code == TYPE_SNAPSHOT, self.info.u,
                     self.info.seq if self.info.has_seq else -1, self.info.ts_ms,
                     self.info.cts_ms if self.info.has_cts else -1, bt, bs, at, as_)
-        return ("trade", topic, self.info.ts_ms, self.trade_tuples())
+        return ("trade", topic, self.info.ts_ms, self.make_trades(ts_local))
+
+    def decode_trades(self, raw, int64_t ts_local=0):
+        """The trades of one ``publicTrade.*`` frame (the fast path behind ``Trade.from_frame``)."""
+        self.parse(raw)
+        if self.info.kind != FRAME_TRADE:
+            if self.info.kind == FRAME_CONTROL:
+                raise InvalidInputError("expected a publicTrade frame, got a control reply")
+            raise InvalidInputError(
+                f"expected a publicTrade frame, got topic {self.span_str(self.info.topic)!r}")
+        return self.make_trades(ts_local)
 
     def parse_level(self, price, size):
         """``(price_ticks, size)`` of one ``[price, size]`` pair of decimal strings (REST books)."""
@@ -1086,19 +1209,30 @@ cdef class FrameDecoder:
             raise InvalidInputError(self._message())
         return ticks, q
 
-    cdef list trade_tuples(self):
+    cdef list make_trades(self, int64_t ts_local):
         cdef Py_ssize_t i
         cdef TradeRec* t
+        cdef Trade tr
+        cdef const char* buf = <const char*>self.buf
         out = []
         for i in range(self.info.n_trades):
             t = &self.trades[i]
+            tr = Trade.__new__(Trade)
             try:
-                sym = (<const char*>self.buf)[t.sym_off:t.sym_off + t.sym_len].decode("utf-8")
-                tid = (<const char*>self.buf)[t.id_off:t.id_off + t.id_len].decode("utf-8")
+                tr.symbol = buf[t.sym_off:t.sym_off + t.sym_len].decode("utf-8")
+                tr.trade_id = buf[t.id_off:t.id_off + t.id_len].decode("utf-8")
             except UnicodeDecodeError:
                 raise InvalidInputError("malformed frame: trade symbol or id is not valid UTF-8") from None
-            out.append((sym, self.price_of(t.price_ticks), t.size, t.side, t.ts_ms, tid,
-                        t.price_ticks, t.seq, bool(t.block), bool(t.rpi)))
+            tr.price = self.price_of(t.price_ticks)
+            tr.size = t.size
+            tr.side = t.side
+            tr.ts_exch = t.ts_ms * 1000000
+            tr.price_ticks = t.price_ticks
+            tr.seq = t.seq
+            tr.block_trade = t.block
+            tr.rpi = t.rpi
+            tr.ts_local = ts_local
+            out.append(tr)
         return out
 
     def to_tape(self, frames, *, symbol=None):
