@@ -296,10 +296,15 @@ cdef int64_t as_i64(object v, str name, int64_t lo) except? -2:
 
 cdef inline Py_ssize_t as_k(object k, str name) except -1:
     cdef Py_ssize_t v
-    if isinstance(k, int) and not isinstance(k, bool):
-        v = k
+    if type(k) is int:               # exact int: the common case, no isinstance walk
+        try:
+            v = k
+        except OverflowError:
+            v = 0
         if v >= 1:
             return v
+    elif isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+        return as_k(int(k), name)
     raise InvalidInputError(f"{name} must be an integer >= 1, got {k!r}")
 
 
