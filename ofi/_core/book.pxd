@@ -92,6 +92,7 @@ cdef class OrderBook:
     cdef int _build_snapshot(self, LevelSrc* src) noexcept nogil
     cdef int _rebuild_side(self, int sidx, LevelSrc* src) noexcept nogil
     cdef _reject_kind(self, int kind)
+    cdef double _mid(self) noexcept
     cdef int _check_new_topic(self, FrameDecoder dec) except -1
     cdef int64_t _update_id_arg(self, object update_id) except? -2
     cdef Level* _grow_levels(self, Py_ssize_t need) except NULL

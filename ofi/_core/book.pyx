@@ -39,6 +39,11 @@ cdef inline Py_ssize_t lower_bound(const Entry* e, Py_ssize_t n, int64_t key) no
     return (base - e) + (base[0].key < key)
 
 
+cdef double _ticks_to_float_exact_sum(int64_t a, int64_t b, int64_t mant, int scale) noexcept with gil:
+    cdef object ten = 10
+    return ((<object>a + <object>b) * <object>mant) / (ten ** scale)
+
+
 cdef inline Py_ssize_t find_pos(const Entry* e, Py_ssize_t n, int64_t key) noexcept nogil:
     """lower_bound, fast at the very top of the book where most updates land: over the best 8
     entries, counting keys >= key is a run of independent compares (measured faster than
@@ -956,12 +961,20 @@ cdef class OrderBook:
                 self.price_of(-a.e[a.n - 1].key) if a.n else NAN, a.e[a.n - 1].size if a.n else NAN)
 
     def mid_price(self):
-        """(best bid + best ask) / 2, NaN if a side is empty."""
+        """(best bid + best ask) / 2, computed exactly in ticks and rounded once; NaN if a side is empty."""
         cdef Side* b = &self.sides[0]
         cdef Side* a = &self.sides[1]
         if b.n == 0 or a.n == 0:
             return NAN
-        return 0.5 * (self.price_of(b.e[b.n - 1].key) + self.price_of(-a.e[a.n - 1].key))
+        return self._mid()
+
+    cdef double _mid(self) noexcept:
+        # The tick sum is exact, price_of rounds once, and halving a double is exact.
+        cdef int64_t bt = self.sides[0].e[self.sides[0].n - 1].key
+        cdef int64_t at = -self.sides[1].e[self.sides[1].n - 1].key
+        if -(1LL << 62) < bt < (1LL << 62) and -(1LL << 62) < at < (1LL << 62):
+            return 0.5 * self.price_of(bt + at)
+        return 0.5 * _ticks_to_float_exact_sum(bt, at, self.tick_mant, self.tick_scale)
 
     def microprice(self):
         """Size-weighted mid: (bid * ask_size + ask * bid_size) / (bid_size + ask_size)."""
@@ -985,15 +998,12 @@ cdef class OrderBook:
         return self.price_of(-a.e[a.n - 1].key - b.e[b.n - 1].key)
 
     def spread_bps(self):
-        """Spread over mid in basis points: (ask - bid) / mid * 1e4."""
+        """Spread over mid in basis points: spread() / mid_price() * 1e4 (both exact, rounded once)."""
         cdef Side* b = &self.sides[0]
         cdef Side* a = &self.sides[1]
-        cdef double pb, pa
         if b.n == 0 or a.n == 0:
             return NAN
-        pb = self.price_of(b.e[b.n - 1].key)
-        pa = self.price_of(-a.e[a.n - 1].key)
-        return (pa - pb) / (0.5 * (pa + pb)) * 1e4
+        return self.price_of(-a.e[a.n - 1].key - b.e[b.n - 1].key) / self._mid() * 1e4
 
     def bid_depth(self, k):
         """Sum of bid sizes over the top k levels (fewer if the side is shorter)."""

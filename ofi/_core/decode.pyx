@@ -332,7 +332,7 @@ cdef int scan_ms(Scanner* s, int64_t* out, int field) noexcept nogil:
     """An integer time in ms whose value in ns (ms * 1e6) fits int64."""
     if scan_int(s, out, field) < 0:
         return -1
-    if out[0] > MAX_MS or out[0] < -MAX_MS:
+    if out[0] > MAX_MS or out[0] < 0:
         return fail(s, ERR_RANGE, field)
     return 0
 
@@ -706,8 +706,9 @@ cdef class FrameDecoder:
         if code == ERR_RANGE:
             if self.err_span.len:
                 return f"{field} {self.span_str(self.err_span)!r} is out of the supported range{where}"
-            return (f"malformed frame: {field} is out of range (integers must fit int64; times in ms must "
-                    f"stay below {MAX_MS} so that their value in ns fits int64){where}")
+            return (f"malformed frame: {field} is out of range (integers must fit int64, update ids and "
+                    f"times must be >= 0, times in ms below {MAX_MS} so that their value in ns fits "
+                    f"int64){where}")
         if code == ERR_NOT_INT:
             return f"malformed frame: {field} must be a JSON integer{where}"
         if code == ERR_NOT_STRING:
@@ -813,6 +814,8 @@ cdef class FrameDecoder:
                     return fail(s, ERR_DUPKEY, F_U)
                 if scan_int(s, &self.info.u, F_U) < 0:
                     return -1
+                if self.info.u < 0:
+                    return fail(s, ERR_RANGE, F_U)
                 self.info.has_u = True
             elif span_is(p, key, b"seq", 3):
                 if scan_int(s, &self.info.seq, F_SEQ) < 0:
@@ -1089,6 +1092,8 @@ cdef class FrameDecoder:
             if self._scan_data(s) < 0:
                 return -1
             s.n = n_saved
+        if (self.info.kind == FRAME_BOOK or self.info.kind == FRAME_TRADE) and not self.info.has_ts:
+            return fail(s, ERR_MISSING, F_TS)
         if self.info.kind == FRAME_BOOK:
             if not self.info.has_data:
                 return fail(s, ERR_MISSING, F_DATA)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import operator
+from fractions import Fraction
 from decimal import Context, Decimal
 from typing import Any
 
@@ -312,9 +313,12 @@ class RefBook:
         return (self.best_bid(), self.best_bid_size(), self.best_ask(), self.best_ask_size())
 
     def mid_price(self) -> float:
+        """(bid + ask) / 2 computed exactly from the ticks, then rounded once to a float."""
         if not (self._bids and self._asks):
             return NAN
-        return (self.best_bid() + self.best_ask()) / 2.0
+        bid_t = max(self._bids)
+        ask_t = min(self._asks)
+        return float(Fraction(bid_t + ask_t) * Fraction(self._tick) / 2)
 
     def microprice(self) -> float:
         if not (self._bids and self._asks):
@@ -327,7 +331,7 @@ class RefBook:
 
         The contract gives no formula for ``spread()``; the exact tick difference is the natural
         reading of "prices are ticks * tick_size". ``spread_bps`` follows its written formula
-        ``(ask - bid) / mid * 1e4`` on the float prices.
+        ``(ask - bid) / mid * 1e4`` on the exactly rounded spread and mid.
         """
         if not (self._bids and self._asks):
             return NAN
@@ -336,7 +340,7 @@ class RefBook:
     def spread_bps(self) -> float:
         if not (self._bids and self._asks):
             return NAN
-        return (self.best_ask() - self.best_bid()) / self.mid_price() * 1e4
+        return self.spread() / self.mid_price() * 1e4
 
     def bid_depth(self, k: int) -> float:
         k = _check_k(k)

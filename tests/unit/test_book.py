@@ -716,3 +716,25 @@ def test_clear(book):
     book.clear()
     assert len(book) == 0 and math.isnan(book.best_bid()) and book.bids().shape == (0, 2)
     assert not book.ready
+
+
+def test_mid_and_spread_bps_are_exact_from_ticks():
+    # bid 1.9537, ask 1.9538 (tick 0.0001): the exact mid is 1.95375, which float addition of the two
+    # rounded prices misses (1.9537499999999999); spread 0.0001 / 1.95375 * 1e4 bps.
+    b = OrderBook("TEST", tick_size="0.0001")
+    b.apply_frame(frame("snapshot", [("1.9537", "1")], [("1.9538", "1")], 1))
+    assert b.mid_price() == 1.95375
+    assert b.spread() == 0.0001
+    assert b.spread_bps() == 0.0001 / 1.95375 * 1e4
+
+
+def test_book_frame_without_ts_or_with_negative_u_is_rejected_untouched():
+    b = OrderBook("TEST", tick_size="0.1")
+    b.apply_frame(frame("snapshot", [("100.0", "1")], [("100.1", "1")], 5))
+    no_ts = json.loads(frame("delta", [("100.0", "2")], [], 6))
+    del no_ts["ts"]
+    with pytest.raises(InvalidInputError, match="ts"):
+        b.apply_frame(json.dumps(no_ts))
+    with pytest.raises(InvalidInputError, match="data.u"):
+        b.apply_frame(frame("delta", [("100.0", "2")], [], -6))
+    assert (b.update_id, b.best_bid_size(), b.rejected) == (5, 1.0, 2)
