@@ -204,31 +204,22 @@ cdef Py_ssize_t apply_run(Side* sd, int sidx, int side, const LevelSrc* src, Py_
         k += 1
         if size == 0.0:
             continue
+        # Insert: shift whichever part of the block is shorter, recentring first if that end is full.
+        if (lo == 0) if pos < n - pos else (lo + n >= cap):
+            sd.e = e
+            sd.n = n
+            sd.lo = lo
+            if side_reserve(sd, n + 1) < 0:
+                status[0] = ST_NOMEM
+                break
+            e = sd.e
+            lo = sd.lo
+            cap = sd.cap
         if pos < n - pos:
-            if lo == 0:
-                sd.e = e
-                sd.n = n
-                sd.lo = lo
-                if side_reserve(sd, n + 1) < 0:
-                    status[0] = ST_NOMEM
-                    break
-                e = sd.e
-                lo = sd.lo
-                cap = sd.cap
             e -= 1
             lo -= 1
             move_down(e, pos)
         else:
-            if lo + n >= cap:
-                sd.e = e
-                sd.n = n
-                sd.lo = lo
-                if side_reserve(sd, n + 1) < 0:
-                    status[0] = ST_NOMEM
-                    break
-                e = sd.e
-                lo = sd.lo
-                cap = sd.cap
             move_up(e + pos, n - pos)
         e[pos].key = key
         e[pos].size = size

@@ -16,17 +16,7 @@ from ofi.errors import BookIntegrityError, InvalidInputError, OfiError, Sequence
 from reference.book import RefBook
 from reference.decode import StrictnessError, decode_frame, parse_price, parse_size
 
-TS = 1_733_011_200_691  # ms
-
-
-def frame(kind, bids, asks, u, *, symbol="TEST", depth="50", ts=TS, seq=None, cts=None):
-    data = {"s": symbol, "b": [list(x) for x in bids], "a": [list(x) for x in asks], "u": u}
-    if seq is not None:
-        data["seq"] = seq
-    msg = {"topic": f"orderbook.{depth}.{symbol}", "type": kind, "ts": ts, "data": data}
-    if cts is not None:
-        msg["cts"] = cts
-    return json.dumps(msg)
+from support import TS, frame  # noqa: E402
 
 
 def levels(book):
