@@ -45,16 +45,15 @@ cdef double _ticks_to_float_exact_sum(int64_t a, int64_t b, int64_t mant, int sc
 
 
 cdef inline Py_ssize_t find_pos(const Entry* e, Py_ssize_t n, int64_t key) noexcept nogil:
-    """lower_bound, fast at the very top of the book where most updates land: over the best 8
-    entries, counting keys >= key is a run of independent compares (measured faster than
-    both a binary search and a wider window on the simulated stream)."""
-    cdef Py_ssize_t j, cnt = 0
-    cdef Py_ssize_t lo = n - 8 if n > 8 else 0
-    if lo == 0 or e[lo - 1].key < key:
-        for j in range(lo, n):
-            cnt += e[j].key >= key
-        return n - cnt
-    return lower_bound(e, lo, key)
+    """lower_bound, shorter near the top of the book where most updates land: a key above the 16th
+    best entry is searched among the best 15 only (4 halvings instead of 8 at 200 levels).
+
+    Each level's search depends only on the side, not on the previous level's result, so the CPU
+    overlaps the searches of consecutive levels; a "finger" starting from the previous level's
+    position measured 40% slower for breaking that independence."""
+    if n > 16 and e[n - 16].key < key:
+        return n - 15 + lower_bound(e + n - 15, 15, key)
+    return lower_bound(e, n, key)
 
 
 cdef int side_reserve(Side* sd, Py_ssize_t need) noexcept nogil:
