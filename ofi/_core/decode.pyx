@@ -14,14 +14,12 @@ cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_Check
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Check
 from cpython.unicode cimport PyUnicode_Check
-from cpython.mem cimport PyMem_Free
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcmp, memcpy
 from libc.stdint cimport int64_t, uint64_t, INT64_MAX
 from libc.math cimport INFINITY
 
 import json
-from decimal import Decimal
 
 import numpy as np
 cimport numpy as cnp
@@ -1336,7 +1334,6 @@ _UNSUPPORTED = {
     "kline": "kline",
     "liquidation": "liquidation",
     "allLiquidation": "allLiquidation",
-    "orderbook.rpi": "the RPI order book",
     "system": "system status",
 }
 

@@ -1,15 +1,13 @@
 """The replay loop: a whole tape applied to a book in one call, in C, with the top of book recorded
 after every book message. It drives the same ``OrderBook.apply_message`` kernel as live frames."""
-cimport cython
 from libc.stdint cimport int64_t, int8_t, int16_t, int32_t
 from libc.math cimport NAN
 
 import numpy as np
 cimport numpy as cnp
 
-from ofi._core.book cimport (OrderBook, LevelSrc, MsgMeta, tape_message, ST_APPLIED, ST_IGNORED, ST_NOMEM, ST_GAP,
-                             ST_STALE, ST_NO_SNAPSHOT, ST_CROSSED, ST_BAD_SIZE)
-from ofi._core.decode cimport TapeRow, KIND_BOOK, FLAG_SNAPSHOT, FLAG_BEGIN, FLAG_END
+from ofi._core.book cimport OrderBook, LevelSrc, MsgMeta, tape_message, ST_APPLIED, ST_IGNORED, ST_NOMEM, ST_BAD_SIZE
+from ofi._core.decode cimport TapeRow, KIND_BOOK, FLAG_END
 from ofi._core.decode import TAPE_DTYPE
 from ofi.errors import InvalidInputError
 
