@@ -162,7 +162,6 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     gen_s = time.perf_counter() - t0
     book_raw = [f for f in frames if f.kind == "book"]
     trade_raw = [f for f in frames if f.kind == "trade"]
-    levels = sum(f.raw.count('["') for f in book_raw)
 
     # Pass 1, timed: nothing but the calls a live feed handler makes.
     errors: list[str] = []
@@ -174,6 +173,7 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except OfiError as exc:
             errors.append(f"book frame at {f.ts_local}: {type(exc).__name__}: {exc}")
     book_ns = time.perf_counter_ns() - t0
+    levels = book.levels_applied
     t0 = time.perf_counter_ns()
     for f in trade_raw:
         try:

@@ -18,6 +18,7 @@ class OrderBook:
     rejected: int  # int64_t
     gaps: int  # int64_t
     ignored: int  # int64_t
+    levels_applied: int  # int64_t: levels of applied messages
     def __init__(self, symbol: str, tick_size: Any = ..., *, spec: InstrumentSpec | None = ...,
                  strict_sequence: bool = ...) -> None: ...
     def apply_frame(self, raw: str | bytes | bytearray | memoryview, ts_local: int = ...) -> bool: ...

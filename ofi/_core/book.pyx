@@ -479,6 +479,9 @@ cdef class OrderBook:
         self.cts = meta.cts
         self.ts_local = meta.ts_local
         self.messages += 1
+        # An empty message is one marker row with side 0 (tapes); it carries no level.
+        if not (src.n == 1 and (<const signed char*>(src.base + src.off_side))[0] == 0):
+            self.levels_applied += src.n
         return ST_APPLIED
 
     cdef int _build_snapshot(self, LevelSrc* src) noexcept nogil:
@@ -1126,6 +1129,7 @@ cdef class OrderBook:
         other.rejected = self.rejected
         other.gaps = self.gaps
         other.ignored = self.ignored
+        other.levels_applied = self.levels_applied
         return other
 
     def check_integrity(self):

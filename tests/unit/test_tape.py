@@ -120,3 +120,13 @@ def test_apply_tape_one_message_per_call_equals_replay():
         book.apply_tape(tape, 4)  # a trade row
     with pytest.raises(InvalidInputError):
         book.apply_tape(np.zeros(3), 0)
+
+
+def test_levels_applied_counts_levels_of_applied_messages_only():
+    book = OrderBook("BTCUSDT", tick_size="0.1")
+    replay_tape(frames_to_tape(FRAMES, "0.1"), book=book)
+    # snapshot 4 levels + delta 2 levels + an empty delta (no level); the trade is not a book level
+    assert (book.levels_applied, book.messages) == (6, 3)
+    with pytest.raises(SequenceGapError):
+        book.apply_frame(frame("delta", 9, b=[("99.8", "1")]))
+    assert book.levels_applied == 6
