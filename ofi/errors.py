@@ -13,6 +13,7 @@ __all__ = [
     "ExchangeError",
     "RateLimitError",
     "AuthenticationError",
+    "OfiWarning",
 ]
 
 
@@ -79,3 +80,7 @@ class RateLimitError(ExchangeError):
 
 class AuthenticationError(ExchangeError):
     """Bybit rejected the credentials or the signature."""
+
+
+class OfiWarning(UserWarning):
+    """Base class of the warnings ofi emits (e.g. a recording cut off mid-write)."""

@@ -43,7 +43,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
 
-from ofi.errors import InvalidInputError
+from ofi.errors import InvalidInputError, OfiWarning
 
 __all__ = [
     "FORMAT_NAME",
@@ -68,7 +68,7 @@ _TOPIC_KEY = '"topic":"'
 _READ_CHUNK = 1 << 16
 
 
-class TruncatedRecordingWarning(UserWarning):
+class TruncatedRecordingWarning(OfiWarning):
     """A recording file ends mid-stream (its writer was killed or is still writing).
 
     Every complete frame before the cut was yielded; the rest of the file is lost.
