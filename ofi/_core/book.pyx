@@ -84,50 +84,8 @@ cdef inline void side_reset(Side* sd) noexcept nogil:
     sd.e = sd.buf
 
 
-cdef inline int side_set(Side* sd, int64_t key, double size, double* old) noexcept nogil:
-    """Set the absolute size at key (0 deletes; deleting an absent key is a no-op)."""
-    cdef Py_ssize_t n = sd.n
-    cdef Py_ssize_t i
-    cdef Entry* e = sd.e
-    if n > 0 and key > e[n - 1].key:
-        i = n                       # a new best level: no search
-    else:
-        i = find_pos(e, n, key)
-        if i < n and e[i].key == key:
-            old[0] = e[i].size
-            if size == 0.0:
-                if i < n - 1 - i:   # fewer entries below: shift them up one
-                    memmove(e + 1, e, i * sizeof(Entry))
-                    sd.e = e + 1
-                    sd.lo += 1
-                else:
-                    memmove(e + i, e + i + 1, (n - i - 1) * sizeof(Entry))
-                sd.n = n - 1
-            else:
-                e[i].size = size
-            return 0
-    old[0] = 0.0
-    if size == 0.0:
-        return 0
-    if i < n - i:                   # fewer entries below: shift them down one
-        if sd.lo == 0:
-            if side_reserve(sd, n + 1) < 0:
-                return -1
-            e = sd.e
-        memmove(e - 1, e, i * sizeof(Entry))
-        sd.e = e - 1
-        sd.lo -= 1
-        e = sd.e
-    else:
-        if sd.lo + n >= sd.cap:
-            if side_reserve(sd, n + 1) < 0:
-                return -1
-            e = sd.e
-        memmove(e + i + 1, e + i, (n - i) * sizeof(Entry))
-    e[i].key = key
-    e[i].size = size
-    sd.n = n + 1
-    return 0
+cdef inline bint size_ok(double size) noexcept nogil:
+    return size >= 0.0 and size < INFINITY     # False for NaN too
 
 
 cdef inline void move_up(Entry* e, Py_ssize_t count) noexcept nogil:
@@ -152,80 +110,116 @@ cdef inline void move_down(Entry* e, Py_ssize_t count) noexcept nogil:
         e[j] = e[j + 1]
 
 
+ctypedef struct Cursor:
+    # A side's state in locals while levels are applied to it.
+    Entry* e
+    Py_ssize_t n
+    Py_ssize_t lo
+    Py_ssize_t cap
+
+
+cdef inline void cursor_load(Cursor* c, const Side* sd) noexcept nogil:
+    c.e = sd.e
+    c.n = sd.n
+    c.lo = sd.lo
+    c.cap = sd.cap
+
+
+cdef inline void cursor_store(const Cursor* c, Side* sd) noexcept nogil:
+    sd.e = c.e
+    sd.n = c.n
+    sd.lo = c.lo
+
+
+cdef inline Py_ssize_t search(const Entry* e, Py_ssize_t n, int64_t key) noexcept nogil:
+    if n > 0 and key > e[n - 1].key:
+        return n                        # a new best level: no search
+    return find_pos(e, n, key)
+
+
+cdef inline int put_at(Cursor* c, Side* sd, int64_t key, double size, Py_ssize_t pos,
+                       double* old) noexcept nogil:
+    """Set the absolute size at key, given pos = lower_bound(key): 0 deletes (deleting an absent
+    key is a no-op). ``old`` gets the previous size (0 if absent). Returns -1 if memory runs out,
+    before anything changed."""
+    cdef Entry* e = c.e
+    cdef Py_ssize_t n = c.n
+    if pos < n and e[pos].key == key:
+        old[0] = e[pos].size
+        if size == 0.0:
+            if pos < n - 1 - pos:       # fewer entries below: shift them up one
+                move_up(e, pos)
+                c.e = e + 1
+                c.lo += 1
+            else:
+                move_down(e + pos, n - pos - 1)
+            c.n = n - 1
+        else:
+            e[pos].size = size
+        return 0
+    old[0] = 0.0
+    if size == 0.0:
+        return 0
+    # Insert: shift whichever part of the block is shorter, recentring first if that end is full.
+    if (c.lo == 0) if pos < n - pos else (c.lo + n >= c.cap):
+        cursor_store(c, sd)
+        if side_reserve(sd, n + 1) < 0:
+            return -1
+        cursor_load(c, sd)
+        e = c.e
+    if pos < n - pos:
+        e -= 1
+        c.lo -= 1
+        move_down(e, pos)
+    else:
+        move_up(e + pos, n - pos)
+    e[pos].key = key
+    e[pos].size = size
+    c.e = e
+    c.n = n + 1
+    return 0
+
+
+cdef inline int side_set(Side* sd, int64_t key, double size, double* old) noexcept nogil:
+    """put_at for one level (undo replay, unusual snapshots)."""
+    cdef Cursor c
+    cdef int rc
+    cursor_load(&c, sd)
+    rc = put_at(&c, sd, key, size, search(c.e, c.n, key), old)
+    cursor_store(&c, sd)
+    return rc
+
+
 cdef Py_ssize_t apply_run(Side* sd, int sidx, int side, const LevelSrc* src, Py_ssize_t i,
                           Undo* undo, Py_ssize_t* nu, int* status) noexcept nogil:
     """Apply the run of same-side levels starting at row i of a delta, recording old sizes in
     ``undo``; returns the row after the run. The side's state lives in locals for the run."""
-    cdef Entry* e = sd.e
-    cdef Py_ssize_t n = sd.n
-    cdef Py_ssize_t lo = sd.lo
-    cdef Py_ssize_t cap = sd.cap
+    cdef Cursor c
     cdef Py_ssize_t k = nu[0]
-    cdef Py_ssize_t pos
     cdef const char* row
     cdef int64_t key
     cdef double size, old
+    cursor_load(&c, sd)
     while i < src.n:
         row = src.base + i * src.stride
         if (<const signed char*>(row + src.off_side))[0] != side:
             break
         size = (<const double*>(row + src.off_size))[0]
-        if not (size >= 0.0 and size < INFINITY):
+        if not size_ok(size):
             status[0] = ST_BAD_SIZE
             break
         key = (<const int64_t*>(row + src.off_price))[0]
         if side < 0:
             key = -key
-        i += 1
-        if n > 0 and key > e[n - 1].key:
-            pos = n
-        else:
-            pos = find_pos(e, n, key)
-            if pos < n and e[pos].key == key:
-                undo[k].key = key
-                undo[k].old_size = e[pos].size
-                undo[k].sidx = sidx
-                k += 1
-                if size == 0.0:
-                    if pos < n - 1 - pos:
-                        move_up(e, pos)
-                        e += 1
-                        lo += 1
-                    else:
-                        move_down(e + pos, n - pos - 1)
-                    n -= 1
-                else:
-                    e[pos].size = size
-                continue
+        if put_at(&c, sd, key, size, search(c.e, c.n, key), &old) < 0:
+            status[0] = ST_NOMEM
+            break
         undo[k].key = key
-        undo[k].old_size = 0.0
+        undo[k].old_size = old
         undo[k].sidx = sidx
         k += 1
-        if size == 0.0:
-            continue
-        # Insert: shift whichever part of the block is shorter, recentring first if that end is full.
-        if (lo == 0) if pos < n - pos else (lo + n >= cap):
-            sd.e = e
-            sd.n = n
-            sd.lo = lo
-            if side_reserve(sd, n + 1) < 0:
-                status[0] = ST_NOMEM
-                break
-            e = sd.e
-            lo = sd.lo
-            cap = sd.cap
-        if pos < n - pos:
-            e -= 1
-            lo -= 1
-            move_down(e, pos)
-        else:
-            move_up(e + pos, n - pos)
-        e[pos].key = key
-        e[pos].size = size
-        n += 1
-    sd.e = e
-    sd.n = n
-    sd.lo = lo
+        i += 1
+    cursor_store(&c, sd)
     nu[0] = k
     return i
 
@@ -233,10 +227,6 @@ cdef Py_ssize_t apply_run(Side* sd, int sidx, int side, const LevelSrc* src, Py_
 cdef inline bint crossed(const Side* b, const Side* a) noexcept nogil:
     """Best bid >= best ask (crossed or locked)."""
     return b.n > 0 and a.n > 0 and b.e[b.n - 1].key >= -a.e[a.n - 1].key
-
-
-cdef inline bint size_ok(double size) noexcept nogil:
-    return size >= 0.0 and size < INFINITY     # False for NaN too
 
 
 cdef inline double sum_top(const Side* sd, Py_ssize_t k) noexcept nogil:
