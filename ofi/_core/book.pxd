@@ -96,7 +96,6 @@ cdef class OrderBook:
     cdef double _mid(self) noexcept
     cdef int _check_new_topic(self, FrameDecoder dec) except -1
     cdef int64_t _update_id_arg(self, object update_id) except? -2
-    cdef Level* _grow_levels(self, Py_ssize_t need) except NULL
     cdef object _side_array(self, int sidx, object n)
     cdef object _apply_arrays(self, bid_ticks, bid_sizes, ask_ticks, ask_sizes, bint snapshot,
                               int64_t update_id, int64_t ts_exch, int64_t ts_local)

@@ -17,7 +17,7 @@ import numpy as np
 cimport numpy as cnp
 
 from ofi._core.decode cimport (FrameDecoder, FrameInfo, Level, TapeRow, KIND_BOOK, FLAG_BEGIN, FLAG_END,
-                               FLAG_SNAPSHOT, ticks_to_float, FRAME_BOOK, FRAME_TRADE, FRAME_CONTROL,
+                               FLAG_SNAPSHOT, ticks_to_float, ticks_sum_to_float_exact, FRAME_BOOK, FRAME_TRADE, FRAME_CONTROL,
                                TYPE_SNAPSHOT)
 from ofi._core.decode import TAPE_DTYPE, unsupported_topic_message
 from ofi.errors import BookIntegrityError, ExchangeError, InvalidInputError, SequenceGapError
@@ -37,11 +37,6 @@ cdef inline Py_ssize_t lower_bound(const Entry* e, Py_ssize_t n, int64_t key) no
         base = base + half if base[half].key < key else base
         n -= half
     return (base - e) + (base[0].key < key)
-
-
-cdef double _ticks_to_float_exact_sum(int64_t a, int64_t b, int64_t mant, int scale) noexcept with gil:
-    cdef object ten = 10
-    return ((<object>a + <object>b) * <object>mant) / (ten ** scale)
 
 
 cdef inline Py_ssize_t find_pos(const Entry* e, Py_ssize_t n, int64_t key) noexcept nogil:
@@ -224,6 +219,22 @@ cdef Py_ssize_t apply_run(Side* sd, int sidx, int side, const LevelSrc* src, Py_
     return i
 
 
+cdef inline bint ascending(const Side* sd) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(1, sd.n):
+        if sd.e[i].key <= sd.e[i - 1].key:
+            return False
+    return True
+
+
+cdef inline bint descending(const Side* sd) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(1, sd.n):
+        if sd.e[i].key >= sd.e[i - 1].key:
+            return False
+    return sd.n > 1
+
+
 cdef inline bint crossed(const Side* b, const Side* a) noexcept nogil:
     """Best bid >= best ask (crossed or locked)."""
     return b.n > 0 and a.n > 0 and b.e[b.n - 1].key >= -a.e[a.n - 1].key
@@ -238,6 +249,16 @@ cdef inline double sum_top(const Side* sd, Py_ssize_t k) noexcept nogil:
         acc += sd.e[i].size
         i -= 1
     return acc
+
+
+cdef inline void level_src(const Level* lv, Py_ssize_t n, LevelSrc* src) noexcept nogil:
+    """A LevelSrc over the decoder's Level scratch array."""
+    src.base = <const char*>lv
+    src.stride = sizeof(Level)
+    src.n = n
+    src.off_price = <Py_ssize_t>(<const char*>&lv[0].price_ticks - <const char*>lv)
+    src.off_size = <Py_ssize_t>(<const char*>&lv[0].size - <const char*>lv)
+    src.off_side = <Py_ssize_t>(<const char*>&lv[0].side - <const char*>lv)
 
 
 cdef Py_ssize_t tape_message(const TapeRow* rows, Py_ssize_t n, Py_ssize_t i, LevelSrc* src,
@@ -396,12 +417,9 @@ cdef class OrderBook:
     cdef int apply_message(self, LevelSrc* src, MsgMeta* meta) noexcept nogil:
         """Apply one message whole or not at all; returns an ST_* status."""
         cdef Py_ssize_t i, nu = 0
-        cdef const char* row
-        cdef int64_t price, key
-        cdef double size, old
+        cdef double old
         cdef int side, sidx, st = ST_APPLIED
         cdef Side tmp
-        cdef Side* sd
         cdef Undo* grown
         if meta.has_u and meta.u == 1:
             meta.snapshot = True            # Bybit: u == 1 means the service restarted
@@ -478,8 +496,8 @@ cdef class OrderBook:
         """Fill the spare sides from src (any order, zero sizes dropped, last duplicate wins)."""
         cdef Py_ssize_t i, j, n
         cdef const char* row
-        cdef int64_t price, key
-        cdef double size, old
+        cdef int64_t price
+        cdef double size
         cdef Entry tmp_e
         cdef int side, sidx
         cdef bint plain = True
@@ -508,36 +526,21 @@ cdef class OrderBook:
         for sidx in range(2):
             sd = &self.spare[sidx]
             n = sd.n
-            if plain and n > 1:
-                # Bybit sends snapshots best first: keys strictly descending. Reverse in place.
-                for i in range(1, n):
-                    if sd.e[i].key >= sd.e[i - 1].key:
-                        break
-                else:
-                    i = 0
-                    j = n - 1
-                    while i < j:
-                        tmp_e = sd.e[i]
-                        sd.e[i] = sd.e[j]
-                        sd.e[j] = tmp_e
-                        i += 1
-                        j -= 1
-                    if side_reserve(sd, n) < 0:
-                        return ST_NOMEM
-                    continue
-                for i in range(1, n):
-                    if sd.e[i].key <= sd.e[i - 1].key:
-                        break
-                else:
-                    if side_reserve(sd, n) < 0:
-                        return ST_NOMEM
-                    continue
-            elif plain:
-                if side_reserve(sd, n) < 0:
+            if not plain or not (ascending(sd) or descending(sd)):
+                # Zero sizes, duplicates or an unusual order: rebuild level by level.
+                if self._rebuild_side(sidx, src) < 0:
                     return ST_NOMEM
                 continue
-            # Unusual order, duplicates or zero sizes: rebuild level by level.
-            if self._rebuild_side(sidx, src) < 0:
+            if descending(sd):      # Bybit sends snapshots best first: reverse in place
+                i = 0
+                j = n - 1
+                while i < j:
+                    tmp_e = sd.e[i]
+                    sd.e[i] = sd.e[j]
+                    sd.e[j] = tmp_e
+                    i += 1
+                    j -= 1
+            if side_reserve(sd, n) < 0:     # centre the block, slack at both ends
                 return ST_NOMEM
         if crossed(&self.spare[0], &self.spare[1]):
             return ST_CROSSED
@@ -643,12 +646,7 @@ cdef class OrderBook:
             self.rejected += 1
             raise InvalidInputError(
                 f"frame symbol data.s={dec.span_str(info.symbol)!r} does not match this book's symbol {self.symbol!r}")
-        src.base = <const char*>dec.levels
-        src.stride = sizeof(Level)
-        src.n = info.n_levels
-        src.off_price = <Py_ssize_t>(<char*>&dec.levels[0].price_ticks - <char*>dec.levels)
-        src.off_size = <Py_ssize_t>(<char*>&dec.levels[0].size - <char*>dec.levels)
-        src.off_side = <Py_ssize_t>(<char*>&dec.levels[0].side - <char*>dec.levels)
+        level_src(dec.levels, info.n_levels, &src)
         meta.snapshot = info.type_code == TYPE_SNAPSHOT
         meta.has_u = True
         meta.u = info.u
@@ -795,8 +793,8 @@ cdef class OrderBook:
         except InvalidInputError:
             self.rejected += 1
             raise
-        if nb + na > self.dec.levels_cap:
-            self.dec.levels = self._grow_levels(nb + na)
+        if self.dec.reserve_levels(nb + na) < 0:
+            raise MemoryError()
         lv = self.dec.levels
         pt = <const int64_t*>cnp.PyArray_DATA(bt)
         ps = <const double*>cnp.PyArray_DATA(bs)
@@ -810,12 +808,7 @@ cdef class OrderBook:
             lv[nb + i].price_ticks = pt[i]
             lv[nb + i].size = ps[i]
             lv[nb + i].side = -1
-        src.base = <const char*>lv
-        src.stride = sizeof(Level)
-        src.n = nb + na
-        src.off_price = <Py_ssize_t>(<char*>&lv[0].price_ticks - <char*>lv)
-        src.off_size = <Py_ssize_t>(<char*>&lv[0].size - <char*>lv)
-        src.off_side = <Py_ssize_t>(<char*>&lv[0].side - <char*>lv)
+        level_src(lv, nb + na, &src)
         meta.snapshot = snapshot
         meta.has_u = update_id != -1
         meta.u = update_id
@@ -827,17 +820,6 @@ cdef class OrderBook:
         if st < 0:
             self.raise_status(st, &meta)
         return st == ST_APPLIED
-
-    cdef Level* _grow_levels(self, Py_ssize_t need) except NULL:
-        cdef Py_ssize_t cap = self.dec.levels_cap
-        cdef Level* p
-        while cap < need:
-            cap *= 2
-        p = <Level*>realloc(self.dec.levels, cap * sizeof(Level))
-        if p == NULL:
-            raise MemoryError()
-        self.dec.levels_cap = cap
-        return p
 
     @classmethod
     def from_rest(cls, payload, tick_size=None, *, spec=None, symbol=None):
@@ -957,7 +939,7 @@ cdef class OrderBook:
         cdef int64_t at = -self.sides[1].e[self.sides[1].n - 1].key
         if -(1LL << 62) < bt < (1LL << 62) and -(1LL << 62) < at < (1LL << 62):
             return 0.5 * self.price_of(bt + at)
-        return 0.5 * _ticks_to_float_exact_sum(bt, at, self.tick_mant, self.tick_scale)
+        return 0.5 * ticks_sum_to_float_exact(bt, at, self.tick_mant, self.tick_scale)
 
     def microprice(self):
         """Size-weighted mid: (bid * ask_size + ask * bid_size) / (bid_size + ask_size)."""

@@ -87,10 +87,10 @@ ctypedef struct FrameInfo:
     Py_ssize_t n_trades
 
 
-cdef inline double _ticks_to_float_exact(int64_t ticks, int64_t mant, int scale) noexcept with gil:
-    # Python ints: the product is exact and true division rounds correctly.
+cdef inline double ticks_sum_to_float_exact(int64_t a, int64_t b, int64_t mant, int scale) noexcept with gil:
+    """(a + b) * mant / 10**scale correctly rounded, with Python ints (no overflow, one rounding)."""
     cdef object ten = 10
-    return (<object>ticks * <object>mant) / (ten ** scale)
+    return ((<object>a + <object>b) * <object>mant) / (ten ** scale)
 
 
 cdef inline double ticks_to_float(int64_t ticks, int64_t mant, double div, int64_t limit,
@@ -99,7 +99,7 @@ cdef inline double ticks_to_float(int64_t ticks, int64_t mant, double div, int64
     one division by an exact power of ten rounds correctly; beyond, an exact slow path."""
     if -limit <= ticks <= limit:
         return <double>(ticks * mant) / div
-    return _ticks_to_float_exact(ticks, mant, scale)
+    return ticks_sum_to_float_exact(ticks, 0, mant, scale)
 
 
 @cython.final
@@ -142,6 +142,7 @@ cdef class FrameDecoder:
     cdef double price_of(self, int64_t ticks) noexcept nogil
     cdef str span_str(self, Span sp)
     cdef str _message(self)
+    cdef int reserve_levels(self, Py_ssize_t need) noexcept nogil
     cdef int _push_level(self, Scanner* s, int64_t ticks, double size, int side) noexcept nogil
     cdef int _scan_levels(self, Scanner* s, int side) noexcept nogil
     cdef int _scan_book_data(self, Scanner* s) noexcept nogil

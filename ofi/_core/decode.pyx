@@ -731,15 +731,25 @@ cdef class FrameDecoder:
 
     # ---- the scanner ---------------------------------------------------------------------------
 
-    cdef int _push_level(self, Scanner* s, int64_t ticks, double size, int side) noexcept nogil:
+    cdef int reserve_levels(self, Py_ssize_t need) noexcept nogil:
+        """Room for ``need`` levels in the scratch array; -1 if memory runs out."""
+        cdef Py_ssize_t cap = self.levels_cap
         cdef Level* grown
+        if need <= cap:
+            return 0
+        while cap < need:
+            cap *= 2
+        grown = <Level*>realloc(self.levels, cap * sizeof(Level))
+        if grown == NULL:
+            return -1
+        self.levels = grown
+        self.levels_cap = cap
+        return 0
+
+    cdef int _push_level(self, Scanner* s, int64_t ticks, double size, int side) noexcept nogil:
         cdef Py_ssize_t k = self.info.n_levels
-        if k == self.levels_cap:
-            grown = <Level*>realloc(self.levels, 2 * self.levels_cap * sizeof(Level))
-            if grown == NULL:
-                return fail(s, ERR_NOMEM, F_NONE)
-            self.levels = grown
-            self.levels_cap *= 2
+        if self.reserve_levels(k + 1) < 0:
+            return fail(s, ERR_NOMEM, F_NONE)
         self.levels[k].price_ticks = ticks
         self.levels[k].size = size
         self.levels[k].side = side
