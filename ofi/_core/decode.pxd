@@ -142,6 +142,7 @@ cdef class FrameDecoder:
     cdef double price_of(self, int64_t ticks) noexcept nogil
     cdef str span_str(self, Span sp)
     cdef str _message(self)
+    cdef int _raise_scan_error(self, Scanner* s) except -1
     cdef int reserve_levels(self, Py_ssize_t need) noexcept nogil
     cdef int _push_level(self, Scanner* s, int64_t ticks, double size, int side) noexcept nogil
     cdef int _scan_levels(self, Scanner* s, int side) noexcept nogil

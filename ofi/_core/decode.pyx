@@ -666,13 +666,19 @@ cdef class FrameDecoder:
         # (decoder_for) must not be re-entered by another thread mid-frame.
         rc = self._scan(&s)
         if rc < 0:
-            self.err = s.err
-            self.err_pos = s.err_pos
-            self.err_field = s.field
-            self.err_expect = s.expect
-            self.err_span = s.span
-            raise InvalidInputError(self._message())
+            self._raise_scan_error(&s)
         return 0
+
+    cdef int _raise_scan_error(self, Scanner* s) except -1:
+        """Keep the scanner's error state (for the message) and raise InvalidInputError."""
+        self.buf = s.p
+        self.buflen = s.n
+        self.err = s.err
+        self.err_pos = s.err_pos
+        self.err_field = s.field
+        self.err_expect = s.expect
+        self.err_span = s.span
+        raise InvalidInputError(self._message())
 
     cdef str _message(self):
         cdef int code = self.err
@@ -1193,8 +1199,11 @@ cdef class FrameDecoder:
             raise InvalidInputError(f"a level must be a pair of decimal strings, got [{price!r}, {size!r}]")
         pb = price.encode()
         qb = size.encode()
+        self.owner = (pb, qb)   # an error keeps buf pointing into these bytes
         s.err = ERR_OK
+        s.err_pos = 0
         s.i = 0
+        s.expect = 0
         s.span.off = 0
         s.span.len = 0
         s.p = <const unsigned char*>PyBytes_AS_STRING(pb)
@@ -1202,24 +1211,12 @@ cdef class FrameDecoder:
         sp.off = 0
         sp.len = s.n
         if decimal_price(&s, sp, self.tick_mant, self.tick_scale, &ticks) < 0:
-            self.buf = s.p
-            self.buflen = s.n
-            self.err = s.err
-            self.err_pos = 0
-            self.err_field = s.field
-            self.err_span = s.span
-            raise InvalidInputError(self._message())
+            self._raise_scan_error(&s)
         s.p = <const unsigned char*>PyBytes_AS_STRING(qb)
         s.n = len(qb)
         sp.len = s.n
         if decimal_size(&s, sp, &q) < 0:
-            self.buf = s.p
-            self.buflen = s.n
-            self.err = s.err
-            self.err_pos = 0
-            self.err_field = s.field
-            self.err_span = s.span
-            raise InvalidInputError(self._message())
+            self._raise_scan_error(&s)
         return ticks, q
 
     cdef list make_trades(self, int64_t ts_local):
@@ -1254,9 +1251,8 @@ cdef class FrameDecoder:
         cdef cnp.ndarray out = np.empty(cap, dtype=TAPE_DTYPE)
         cdef TapeRow* rows
         cdef TapeRow* r
-        cdef Level* lv
         cdef TradeRec* t
-        cdef int64_t ts_local, ts_ns
+        cdef int64_t ts_local
         cdef int flags0
         cdef Py_ssize_t count = 0
         for item in frames:
@@ -1264,7 +1260,6 @@ cdef class FrameDecoder:
                 ts_local = item[0]
                 raw = item[1]
             else:
-                ts_local = 0
                 raw = getattr(item, "raw", item)
                 ts_local = getattr(item, "ts_local", 0)
             try:
@@ -1289,38 +1284,28 @@ cdef class FrameDecoder:
                 out = np.resize(out, cap)
             rows = <TapeRow*>cnp.PyArray_DATA(out)
             if kind == FRAME_BOOK:
-                ts_ns = self.info.ts_ms * 1000000
+                # A message without levels still gets one row (side 0) so that replay sees it.
                 flags0 = FLAG_SNAPSHOT if (self.info.type_code == TYPE_SNAPSHOT or self.info.u == 1) else 0
-                if self.info.n_levels == 0:
-                    r = &rows[n]
-                    r.ts_exch = ts_ns
-                    r.ts_local = ts_local
-                    r.price_ticks = 0
-                    r.size = 0.0
-                    r.update_id = self.info.u
-                    r.seq = self.info.seq if self.info.has_seq else -1
-                    r.kind = KIND_BOOK
-                    r.side = 0
-                    r.flags = flags0 | FLAG_BEGIN | FLAG_END
-                    r._pad = 0
-                    n += 1
-                    continue
-                for i in range(self.info.n_levels):
-                    lv = &self.levels[i]
+                for i in range(need):
                     r = &rows[n + i]
-                    r.ts_exch = ts_ns
+                    r.ts_exch = self.info.ts_ms * 1000000
                     r.ts_local = ts_local
-                    r.price_ticks = lv.price_ticks
-                    r.size = lv.size
                     r.update_id = self.info.u
                     r.seq = self.info.seq if self.info.has_seq else -1
                     r.kind = KIND_BOOK
-                    r.side = lv.side
                     r.flags = flags0
                     r._pad = 0
+                    if self.info.n_levels:
+                        r.price_ticks = self.levels[i].price_ticks
+                        r.size = self.levels[i].size
+                        r.side = self.levels[i].side
+                    else:
+                        r.price_ticks = 0
+                        r.size = 0.0
+                        r.side = 0
                 rows[n].flags |= FLAG_BEGIN
-                rows[n + self.info.n_levels - 1].flags |= FLAG_END
-                n += self.info.n_levels
+                rows[n + need - 1].flags |= FLAG_END
+                n += need
             else:
                 for i in range(self.info.n_trades):
                     t = &self.trades[i]
