@@ -186,7 +186,9 @@ def loads(raw: Any) -> Any:
             parse_float=Decimal,
             parse_constant=_reject_constant,
         )
-    except (json.JSONDecodeError, ValueError, RecursionError) as exc:
+    except (json.JSONDecodeError, ValueError, RecursionError, ArithmeticError) as exc:
+        # ArithmeticError: decimal.InvalidOperation for numbers such as 1e400173... (Decimal
+        # refuses exponents beyond its context), which are not frames either way.
         if isinstance(exc, InvalidInputError):
             raise
         raise InvalidInputError(f"malformed JSON frame: {exc}") from None

@@ -356,3 +356,9 @@ def test_decode_u_overflow():
     raw = frame("delta", [], [], 2**63)
     with pytest.raises(InvalidInputError):
         decode_frame(raw, "1")
+
+
+def test_twin_rejects_numbers_beyond_decimal_range_as_invalid_input():
+    # hypothesis found this: Decimal raised decimal.InvalidOperation out of json.loads.
+    with pytest.raises(InvalidInputError):
+        decode_frame("1e40017330112006931733011200693", "0.1")
