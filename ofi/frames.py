@@ -15,10 +15,6 @@ from ofi.errors import InvalidInputError
 
 __all__ = ["Trade", "BookFrame", "TradeFrame", "ControlFrame", "decode_frame", "Frame"]
 
-BUY = 1
-SELL = -1
-
-
 @dataclass(frozen=True, slots=True)
 class BookFrame:
     """A decoded ``orderbook.*`` frame: levels in frame order, prices in ticks, sizes absolute."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import array
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings

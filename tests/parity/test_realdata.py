@@ -13,7 +13,6 @@ deletes, 2930 updates, 0 deletes of absent levels over the 49 deltas).
 from __future__ import annotations
 
 import json
-import math
 import struct
 from collections import defaultdict
 
