@@ -1,7 +1,8 @@
 """Build script: the explicit list of compiled extensions and their Cython directives.
 
 Set ``OFI_CYTHON_DEBUG=1`` to rebuild with bounds, wraparound and initialisation checks on
-(and line tracing); the test suite must pass both ways.
+(and line tracing); the test suite must pass both ways. ``OFI_BUILD_ONLY=rolling,flow`` compiles
+only the named kernels (a development shortcut when several people edit different kernels).
 """
 import os
 import sys
@@ -27,7 +28,9 @@ else:
     COMPILE_ARGS = ["-O0", "-g"] if DEBUG else ["-O3"]
 
 # Every .pyx in ofi/_core must be listed here (tests/unit/test_build.py checks it).
-MODULES = ["decode", "book", "replay"]
+MODULES = ["decode", "book", "replay", "rolling", "flow"]
+
+ONLY = [m for m in os.environ.get("OFI_BUILD_ONLY", "").split(",") if m]
 
 EXTENSIONS = [
     Extension(
@@ -38,6 +41,7 @@ EXTENSIONS = [
         extra_compile_args=COMPILE_ARGS,
     )
     for name in MODULES
+    if not ONLY or name in ONLY
 ]
 
 setup(

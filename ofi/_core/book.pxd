@@ -86,6 +86,7 @@ cdef class OrderBook:
     cdef readonly int64_t gaps
     cdef readonly int64_t ignored
     cdef readonly int64_t levels_applied
+    cdef readonly int64_t epoch
     cdef int64_t bad_size_row
 
     cdef int apply_message(self, LevelSrc* src, MsgMeta* meta) noexcept nogil

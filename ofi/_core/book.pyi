@@ -19,6 +19,7 @@ class OrderBook:
     gaps: int  # int64_t
     ignored: int  # int64_t
     levels_applied: int  # int64_t: levels of applied messages
+    epoch: int  # int64_t: +1 whenever the book's history restarts (first snapshot, resync, u=1, clear)
     def __init__(self, symbol: str, tick_size: Any = ..., *, spec: InstrumentSpec | None = ...,
                  strict_sequence: bool = ...) -> None: ...
     def apply_frame(self, raw: str | bytes | bytearray | memoryview, ts_local: int = ...) -> bool: ...

@@ -478,6 +478,11 @@ cdef class OrderBook:
                 tmp = self.sides[sidx]
                 self.sides[sidx] = self.spare[sidx]
                 self.spare[sidx] = tmp
+            # A new history unless this snapshot continues a healthy one (Bybit's depth-1 stream
+            # is all snapshots): order-flow measures must not difference across an epoch change.
+            if (not self._has_snapshot or self._stale or not meta.has_u or meta.u == 1
+                    or meta.u <= self.update_id):
+                self.epoch += 1
             self._has_snapshot = True
             self._stale = False
         if meta.has_u:
@@ -1078,6 +1083,7 @@ cdef class OrderBook:
         self._stale = False
         self.update_id = -1
         self.seq = -1
+        self.epoch += 1
 
     def copy(self):
         """An independent copy (levels, sequence state, topic and counters)."""
@@ -1102,6 +1108,7 @@ cdef class OrderBook:
         other.gaps = self.gaps
         other.ignored = self.ignored
         other.levels_applied = self.levels_applied
+        other.epoch = self.epoch
         return other
 
     def check_integrity(self):
