@@ -1,0 +1,96 @@
+"""Input checks shared by the batch functions of ``ofi.orderflow``.
+
+Every public batch function coerces and checks its arguments here, in Python, and then makes one
+call into a kernel that trusts them. Messages name the argument, the value and what was expected.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ofi._core.rolling import duration_ns  # noqa: F401  (re-exported: one definition)
+from ofi.errors import InvalidInputError
+
+
+def float_array(name: str, x, *, ndim: int | tuple[int, ...] = 1, finite: bool = True,
+                nonnegative: bool = False, allow_nan: bool = False) -> np.ndarray:
+    """``x`` as a C-contiguous float64 array of the given dimension(s), checked."""
+    if x is None:
+        raise InvalidInputError(f"{name} must be an array of numbers, got None")
+    try:
+        arr = np.ascontiguousarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{name} must be an array of numbers: {exc}") from None
+    dims = (ndim,) if isinstance(ndim, int) else ndim
+    if arr.ndim not in dims:
+        raise InvalidInputError(f"{name} must be {' or '.join(f'{d}-D' for d in dims)}, "
+                                f"got shape {arr.shape}")
+    if finite:
+        bad = ~np.isfinite(arr)
+        if allow_nan:
+            bad &= ~np.isnan(arr)
+        if bad.any():
+            i = int(np.flatnonzero(bad.ravel())[0])
+            raise InvalidInputError(f"{name} must be finite, got {arr.ravel()[i]!r} at index {i}")
+    if nonnegative and arr.size and (arr < 0).any():
+        i = int(np.flatnonzero((arr < 0).ravel())[0])
+        raise InvalidInputError(f"{name} must be >= 0, got {arr.ravel()[i]!r} at index {i}")
+    return arr
+
+
+def int_array(name: str, x) -> np.ndarray:
+    """``x`` as a C-contiguous 1-D int64 array (whole numbers only)."""
+    if x is None:
+        raise InvalidInputError(f"{name} must be an array of integers, got None")
+    arr = np.asarray(x)
+    if arr.ndim != 1:
+        raise InvalidInputError(f"{name} must be 1-D, got shape {arr.shape}")
+    if arr.dtype.kind == "M":
+        arr = arr.astype("datetime64[ns]").view(np.int64)
+    elif arr.dtype.kind == "f":
+        if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
+            raise InvalidInputError(f"{name} must hold whole numbers")
+    elif arr.dtype.kind not in "iu" and arr.size:
+        raise InvalidInputError(f"{name} must be integers, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def timestamps(name: str, ts) -> np.ndarray:
+    """Non-decreasing int64 nanosecond timestamps (datetime64 arrays are accepted)."""
+    arr = int_array(name, ts)
+    if arr.size > 1:
+        d = np.diff(arr)
+        if (d < 0).any():
+            i = int(np.flatnonzero(d < 0)[0]) + 1
+            raise InvalidInputError(f"{name} must be non-decreasing; {name}[{i}] = {arr[i]} is before "
+                                    f"{name}[{i - 1}] = {arr[i - 1]}")
+    return arr
+
+
+def same_length(**arrays: np.ndarray) -> int:
+    """The common length of the arrays (first axis); raise if they differ."""
+    lengths = {k: len(v) for k, v in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise InvalidInputError("arrays must have the same length, got "
+                                + ", ".join(f"{k}={n}" for k, n in lengths.items()))
+    return next(iter(lengths.values()), 0)
+
+
+def positive_int(name: str, value, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise InvalidInputError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def positive_float(name: str, value, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidInputError(f"{name} must be a number > 0, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise InvalidInputError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, "
+                                f"got {value!r}")
+    return v
