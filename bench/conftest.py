@@ -171,6 +171,14 @@ def stream() -> Stream:
     return s
 
 
+@pytest.fixture(scope="session")
+def tape(stream, ofi_core):
+    """The stream's book frames as a tape (``ofi.data.tape``)."""
+    from ofi.data.tape import frames_to_tape
+
+    return frames_to_tape(list(zip(stream.ts_local, stream.raws)), stream.tick_size)
+
+
 # --------------------------------------------------------------------------------------------
 # the pure-Python twin (tests/reference/book.py), optional
 # --------------------------------------------------------------------------------------------

@@ -396,13 +396,6 @@ GROUP4 = "tape-replay"
 TARGET4_NS = 8.0
 
 
-@pytest.fixture(scope="module")
-def tape(stream, ofi_core):
-    from ofi.data.tape import frames_to_tape
-
-    return frames_to_tape(list(zip(stream.ts_local, stream.raws)), stream.tick_size)
-
-
 def _record4(benchmark, stream, impl, label, **extra):
     record(benchmark, impl=impl, label=label, unit="level", n_units=stream.n_levels_all,
            messages=stream.n_messages, levels=stream.n_levels_all, **extra)

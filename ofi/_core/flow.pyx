@@ -137,32 +137,113 @@ cdef inline void acc_event(IntervalAcc* a, const double* e, double depth, double
 
 
 # ------------------------------------------------------------------------------------ batch
-def l1_events(const double[::1] bp, const double[::1] bq, const double[::1] ap,
-              const double[::1] aq, const uint8_t[::1] reset, int variant):
-    """CKS / CCZ e_n of the best level per row; NaN for the first row of a chain and for invalid
-    rows (crossed or locked, a side missing: NaN price or size <= 0), which are skipped."""
-    cdef Py_ssize_t i, n = bp.shape[0]
-    cdef bint has_prev = False, use_reset = reset.shape[0] > 0
+cdef inline void l1_pass(const double* bp, const double* bq, const double* ap, const double* aq,
+                         double* e, Py_ssize_t start, Py_ssize_t stop, int variant) noexcept nogil:
+    """e[i] against row i - 1 for rows [start, stop), start >= 1: the answer when all those rows
+    and the row before are valid. No branch in the loop, so it vectorises."""
+    cdef Py_ssize_t i
+    for i in range(start, stop):
+        e[i] = level_ofi(bp[i], bq[i], ap[i], aq[i], bp[i - 1], bq[i - 1], ap[i - 1], aq[i - 1], variant)
+
+
+cdef inline void l1_scan(const double* bp, const double* bq, const double* ap, const double* aq,
+                         Py_ssize_t start, Py_ssize_t stop, Py_ssize_t* n_valid,
+                         Py_ssize_t* n_bad) noexcept nogil:
+    """Count valid states (bid < ask, both sizes > 0) and malformed rows (a size NaN or negative,
+    a price infinite) in [start, stop), in one vectorisable pass."""
+    cdef Py_ssize_t i, ok = 0, bad = 0
+    for i in range(start, stop):
+        ok += (bp[i] < ap[i]) & (bq[i] > 0.0) & (aq[i] > 0.0)
+        bad += ((bq[i] < 0.0) | (aq[i] < 0.0) | (bq[i] != bq[i]) | (aq[i] != aq[i])
+                | (bp[i] - bp[i] != 0.0) & (bp[i] == bp[i]) | (ap[i] - ap[i] != 0.0) & (ap[i] == ap[i]))
+    n_valid[0] = ok
+    n_bad[0] = bad
+
+
+cdef enum:
+    # rows per block: 4 input arrays of 2048 doubles (64 KiB) stay in L2 between scan and pass
+    L1_BLOCK = 2048
+
+
+cdef Py_ssize_t l1_blocks(const double* bp, const double* bq, const double* ap, const double* aq,
+                          double* e, Py_ssize_t n, int variant) noexcept nogil:
+    """The fast path, block by block (check, then compute while the block is in cache). Returns
+    the row where it stopped: n when done, or the start of the first block with an invalid or
+    malformed row (the general loop takes over there)."""
+    cdef Py_ssize_t lo, hi, i, ok
+    e[0] = NAN
+    lo = 0
+    while lo < n:
+        hi = lo + L1_BLOCK if n - lo > L1_BLOCK else n
+        # valid and with finite prices (sizes > 0 also rules out NaN and negative sizes); any
+        # other row sends the rest to the general loop, which reports malformed rows
+        ok = 0
+        for i in range(lo, hi):
+            ok += ((bp[i] < ap[i]) & (bq[i] > 0.0) & (aq[i] > 0.0) & (bp[i] > -INFINITY)
+                   & (ap[i] < INFINITY))
+        if ok != hi - lo:
+            return lo
+        l1_pass(bp, bq, ap, aq, e, lo if lo > 0 else 1, hi, variant)
+        lo = hi
+    return n
+
+
+cdef void l1_chain(const double* bp, const double* bq, const double* ap, const double* aq, double* e,
+                   Py_ssize_t start, Py_ssize_t n, const uint8_t* reset, int variant) noexcept nogil:
+    """The general case from row ``start`` (rows before it valid, in one chain, already done):
+    chains broken by resets, invalid rows skipped."""
+    cdef Py_ssize_t i
+    cdef bint has_prev = start > 0
     cdef double pbp = 0.0, pbq = 0.0, pap = 0.0, paq = 0.0
-    out = np.empty(n)
+    if has_prev:
+        pbp = bp[start - 1]
+        pbq = bq[start - 1]
+        pap = ap[start - 1]
+        paq = aq[start - 1]
+    for i in range(start, n):
+        if reset != NULL and reset[i]:
+            has_prev = False
+        if not (bp[i] < ap[i] and bq[i] > 0.0 and aq[i] > 0.0):
+            e[i] = NAN
+            continue
+        if has_prev:
+            e[i] = level_ofi(bp[i], bq[i], ap[i], aq[i], pbp, pbq, pap, paq, variant)
+        else:
+            e[i] = NAN
+            has_prev = True
+        pbp = bp[i]
+        pbq = bq[i]
+        pap = ap[i]
+        paq = aq[i]
+
+
+def l1_events(const double[::1] bp, const double[::1] bq, const double[::1] ap,
+              const double[::1] aq, const uint8_t[::1] reset, int variant, out=None):
+    """CKS / CCZ e_n of the best level per row; NaN for the first row of a chain and for invalid
+    rows (crossed or locked, a side missing: NaN price or size <= 0), which are skipped.
+    ``out``: a float64 array of length n to write into (checked by the caller).
+
+    Returns (e, n_bad): n_bad > 0 means a malformed row (size NaN or < 0, price infinite) and e
+    is not to be used; the caller finds and reports it."""
+    cdef Py_ssize_t n = bp.shape[0], done = 0, i, ok, bad = 0
+    cdef bint use_reset = reset.shape[0] > 0
+    if out is None:
+        out = np.empty(n)
     cdef double[::1] e = out
+    if n == 0:
+        return out, 0
     with nogil:
-        for i in range(n):
-            if use_reset and reset[i]:
-                has_prev = False
-            if not (bp[i] < ap[i] and bq[i] > 0.0 and aq[i] > 0.0):
-                e[i] = NAN
-                continue
-            if has_prev:
-                e[i] = level_ofi(bp[i], bq[i], ap[i], aq[i], pbp, pbq, pap, paq, variant)
+        if not use_reset:
+            if variant == VARIANT_CKS:      # a literal, so each call is specialised when inlined
+                done = l1_blocks(&bp[0], &bq[0], &ap[0], &aq[0], &e[0], n, VARIANT_CKS)
             else:
-                e[i] = NAN
-                has_prev = True
-            pbp = bp[i]
-            pbq = bq[i]
-            pap = ap[i]
-            paq = aq[i]
-    return out
+                done = l1_blocks(&bp[0], &bq[0], &ap[0], &aq[0], &e[0], n, VARIANT_CCZ)
+        if done < n:
+            l1_scan(&bp[0], &bq[0], &ap[0], &aq[0], done, n, &ok, &bad)
+            if bad == 0:
+                l1_chain(&bp[0], &bq[0], &ap[0], &aq[0], &e[0], done, n,
+                         &reset[0] if use_reset else NULL, variant)
+    return out, bad
 
 
 cdef inline bint ml_valid(const double* bp, const double* ap) noexcept nogil:

@@ -88,6 +88,29 @@ def _book_arrays(bid_price, bid_size, ask_price, ask_size):
     return bp, bq, ap, aq, bp.ndim == 1
 
 
+def _best_level_arrays(*arrays):
+    """Four equal-length 1-D float64 C-contiguous arrays without copying or scanning, or None."""
+    out = []
+    for a in arrays:
+        if not (isinstance(a, np.ndarray) and a.ndim == 1):
+            return None
+        if a.dtype != np.float64 or not a.flags.c_contiguous:
+            a = np.ascontiguousarray(a, dtype=np.float64) if a.dtype.kind in "fiu" else None
+            if a is None:
+                return None
+        out.append(a)
+    if len({len(a) for a in out}) != 1:
+        return None
+    return out
+
+
+def _check_out(out, shape):
+    if out is not None and not (isinstance(out, np.ndarray) and out.dtype == np.float64
+                                and out.shape == shape and out.flags.c_contiguous
+                                and out.flags.writeable):
+        raise InvalidInputError(f"out must be a writeable C-contiguous float64 array of shape {shape}")
+
+
 def _missing_as_infinite(bp, bq, ap, aq):
     """Rank-indexed levels with the XGH convention: a missing bid is (-inf, 0), a missing ask
     (+inf, 0). A level is missing when its price is NaN or its size is 0."""
@@ -100,7 +123,8 @@ def _missing_as_infinite(bp, bq, ap, aq):
     return bp, bq, ap, aq
 
 
-def ofi_events(bid_price, bid_size, ask_price, ask_size, variant: str = "cks", reset=None) -> np.ndarray:
+def ofi_events(bid_price, bid_size, ask_price, ask_size, variant: str = "cks", reset=None,
+               out: np.ndarray | None = None) -> np.ndarray:
     """Per-event order flow e_n between consecutive book states.
 
     Parameters
@@ -113,6 +137,9 @@ def ofi_events(bid_price, bid_size, ask_price, ask_size, variant: str = "cks", r
         CKS/XGH (default) or CCZ's printed per-level form.
     reset : array_like of bool, shape (n,), optional
         True where a new chain starts (a snapshot after a gap, a reconnect): no e_n there.
+    out : ndarray of float64, shape (n,), optional
+        Best level only: write the result here (reusing a buffer across chunks of a long tape
+        saves the page faults of a fresh 8-byte-per-row array, about half the time at 10M rows).
 
     Returns
     -------
@@ -126,10 +153,26 @@ def ofi_events(bid_price, bid_size, ask_price, ask_size, variant: str = "cks", r
         Shapes differ, a size is negative or NaN, a price is infinite, an unknown variant.
     """
     v = _variant(variant)
+    fast = _best_level_arrays(bid_price, bid_size, ask_price, ask_size)
+    if fast is not None:
+        # The kernel checks the values itself in a vectorised pass; on a malformed row the full
+        # checks below find it and raise with its index.
+        bp, bq, ap, aq = fast
+        r = _reset_mask(reset, len(bp))
+        _check_out(out, bp.shape)
+        e, n_bad = _flow.l1_events(bp, bq, ap, aq, r, v, out)
+        if not n_bad:
+            return e
     bp, bq, ap, aq, one_d = _book_arrays(bid_price, bid_size, ask_price, ask_size)
     r = _reset_mask(reset, len(bp))
     if one_d:
-        return _flow.l1_events(bp, bq, ap, aq, r, v)
+        _check_out(out, bp.shape)
+        e, n_bad = _flow.l1_events(bp, bq, ap, aq, r, v, out)
+        if n_bad:
+            raise AssertionError("the kernel flagged a malformed row that the checks did not find")
+        return e
+    if out is not None:
+        raise InvalidInputError("out is supported for best-level (1-D) input only")
     return _flow.ml_events(*_missing_as_infinite(bp, bq, ap, aq), r, v)
 
 

@@ -424,3 +424,32 @@ def test_ofi_intervals_bad_input():
         price_impact([1.0, 2.0], [1.0])
     with pytest.raises(InvalidInputError):
         integration_weights(np.ones((5, 3)))
+
+
+@pytest.mark.parametrize("col, value", [(0, np.inf), (2, -np.inf), (1, -1.0), (3, np.nan), (1, np.nan)])
+@pytest.mark.parametrize("n", [5, 5000])
+def test_ofi_events_malformed_numpy_rows_are_found_by_the_kernel(col, value, n):
+    # the numpy fast path leaves the value checks to the kernel; a malformed row anywhere (here
+    # in the second block of a long input too) must still raise with its index
+    cols_ = [np.full(n, 100.0), np.full(n, 1.0), np.full(n, 101.0), np.full(n, 1.0)]
+    cols_[col][n - 2] = value
+    with pytest.raises(InvalidInputError, match=f"index {n - 2}"):
+        ofi_events(*cols_)
+
+
+def test_ofi_events_long_input_with_a_late_invalid_row_matches_the_twin():
+    from reference import flow as ref
+    rng = np.random.default_rng(4)
+    n = 7000
+    bp = 100 + np.cumsum(rng.integers(-1, 2, n)).astype(float)
+    ap = bp + 1
+    bq = rng.integers(1, 5, n).astype(float)
+    aq = rng.integers(1, 5, n).astype(float)
+    ap[5000] = bp[5000]          # one locked state deep in the third block
+    got = ofi_events(bp, bq, ap, aq)
+    want = ref.ofi_events(bp, bq, ap, aq)
+    np.testing.assert_array_equal(got, want)
+    out = np.empty(n)
+    assert ofi_events(bp, bq, ap, aq, out=out) is out
+    with pytest.raises(InvalidInputError, match="out"):
+        ofi_events(bp, bq, ap, aq, out=np.empty(n - 1))
