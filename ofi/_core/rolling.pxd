@@ -21,6 +21,8 @@ ctypedef struct Moments:
     Py_ssize_t since    # replacements since the last exact recompute
     double mean
     double m2           # sum of squared deviations from the mean
+    double last         # the newest value and how many values in a row have equalled it:
+    Py_ssize_t run      # a window of equal values has variance exactly 0, whatever the rounding
 
 
 cdef inline int moments_init(Moments* m, Py_ssize_t window) except -1:
@@ -45,6 +47,8 @@ cdef inline void moments_reset(Moments* m) noexcept nogil:
     m.since = 0
     m.mean = 0.0
     m.m2 = 0.0
+    m.last = 0.0
+    m.run = 0
 
 
 cdef inline void moments_recompute(Moments* m) noexcept nogil:
@@ -63,7 +67,12 @@ cdef inline void moments_recompute(Moments* m) noexcept nogil:
 
 cdef inline void moments_push(Moments* m, double x) noexcept nogil:
     """Append x; once the window is full, x replaces the oldest value."""
-    cdef double old, d, mean_old
+    cdef double old, d, mean_old, m2_old
+    if m.run > 0 and x == m.last:
+        m.run += 1
+    else:
+        m.run = 1
+        m.last = x
     if m.count < m.cap:
         m.buf[m.head] = x
         m.count += 1
@@ -74,11 +83,14 @@ cdef inline void moments_push(Moments* m, double x) noexcept nogil:
         old = m.buf[m.head]
         m.buf[m.head] = x
         mean_old = m.mean
+        m2_old = m.m2
         d = x - old
         m.mean = mean_old + d / m.count
         m.m2 += d * (x - m.mean + old - mean_old)
         m.since += 1
-        if m.since >= m.cap:
+        # Also recompute when the update cancelled most of m2 (a dominant value left): the residue
+        # of ~eps * m2_old would otherwise pose as the variance of a (near-)constant window.
+        if m.since >= m.cap or m.m2 < 1e-6 * m2_old:
             moments_recompute(m)
     m.head += 1
     if m.head == m.cap:
@@ -95,7 +107,7 @@ cdef inline double moments_var(const Moments* m, int ddof) noexcept nogil:
     """Variance with `ddof` delta degrees of freedom; NaN with fewer than ddof + 1 values."""
     if m.count <= ddof:
         return NAN
-    if m.m2 <= 0.0:
+    if m.m2 <= 0.0 or m.run >= m.count:
         return 0.0
     return m.m2 / (m.count - ddof)
 
@@ -189,8 +201,10 @@ cdef inline void ols_recompute(OLS* o) noexcept nogil:
 
 cdef inline void ols_push(OLS* o, double x, double y) noexcept nogil:
     """Append (x, y); once the window is full, it replaces the oldest pair."""
-    cdef double dx, dy, xo, yo, n
+    cdef double dx, dy, xo, yo, n, cxx_old = 0.0, cyy_old = 0.0
     if o.count == o.cap:
+        cxx_old = o.cxx
+        cyy_old = o.cyy
         # Remove the oldest pair (inverse Welford step), then add the new one below.
         xo = o.xs[o.head]
         yo = o.ys[o.head]
@@ -218,7 +232,9 @@ cdef inline void ols_push(OLS* o, double x, double y) noexcept nogil:
     o.head += 1
     if o.head == o.cap:
         o.head = 0
-    if o.since >= o.cap:
+    # As in moments_push: a removal that cancelled most of cxx or cyy leaves a residue that would
+    # pose as the spread of a (near-)constant x or y; recompute exactly.
+    if o.since >= o.cap or o.cxx < 1e-6 * cxx_old or o.cyy < 1e-6 * cyy_old:
         ols_recompute(o)
 
 
