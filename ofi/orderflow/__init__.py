@@ -16,6 +16,17 @@ from ofi.orderflow.ofi import (
     ofi_window_sum,
     price_impact,
 )
+from ofi.orderflow.toxicity import (
+    COMPONENTS as TOXICITY_COMPONENTS,
+    MarkoutTracker,
+    ToxicityFit,
+    ToxicityIndex,
+    fit_toxicity_weights,
+    markouts,
+    realized_spread,
+    toxicity_index,
+)
+from ofi.orderflow.vpin import VpinCalculator, VpinResult, vpin_cdf, vpin_series
 
 __all__ = [
     "OrderFlowCalculator",
@@ -28,4 +39,16 @@ __all__ = [
     "price_impact",
     "integration_weights",
     "integrated_ofi",
+    "VpinCalculator",
+    "VpinResult",
+    "vpin_series",
+    "vpin_cdf",
+    "ToxicityIndex",
+    "ToxicityFit",
+    "TOXICITY_COMPONENTS",
+    "toxicity_index",
+    "fit_toxicity_weights",
+    "markouts",
+    "realized_spread",
+    "MarkoutTracker",
 ]
