@@ -16,7 +16,8 @@ import argparse
 import json
 import sys
 
-GROUP_ORDER = ["apply-delta-30", "tob-read", "decode-apply", "tape-replay"]
+GROUP_ORDER = ["apply-delta-30", "tob-read", "decode-apply", "tape-replay", "ofi-update", "mlofi-update",
+               "ofi-batch", "vpin-add-trade", "vpin-series"]
 
 
 def _fmt_time(seconds: float) -> str:

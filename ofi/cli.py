@@ -174,16 +174,25 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             errors.append(f"book frame at {f.ts_local}: {type(exc).__name__}: {exc}")
     book_ns = time.perf_counter_ns() - t0
     levels = book.levels_applied
+    total_volume = 0.0
     t0 = time.perf_counter_ns()
     for f in trade_raw:
         try:
-            Trade.from_frame(f.raw, tick, f.ts_local)
+            for tr in Trade.from_frame(f.raw, tick, f.ts_local):
+                total_volume += tr.size
         except OfiError as exc:
             errors.append(f"trade frame at {f.ts_local}: {type(exc).__name__}: {exc}")
     trade_ns = time.perf_counter_ns() - t0
 
-    # Pass 2: the same stream in receive order, reading the book after each message.
+    # Pass 2: the same stream in receive order, reading the book after each message and feeding
+    # the order-flow measures (OFI on 1-second intervals, VPIN on ~200 buckets of the volume).
+    from ofi.orderflow import OrderFlowCalculator, VpinCalculator
+
     book2 = OrderBook(market.symbol, tick_size=tick)
+    calc = OrderFlowCalculator(interval=1_000_000_000, impact_window=100_000)
+    n_vpin = 50
+    vpin = VpinCalculator(bucket_volume=max(total_volume / 200.0, 1e-9), n_buckets=n_vpin)
+    vpins: list[float] = []
     spread_ticks: list[int] = []
     spread_bps: list[float] = []
     mids: list[float] = []
@@ -193,6 +202,7 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         try:
             if f.kind == "book":
                 book2.apply_frame(f.raw, f.ts_local)
+                calc.update(book2)
                 bt, at = book2.best_bid_ticks(), book2.best_ask_ticks()
                 if bt is not None and at is not None:
                     spread_ticks.append(at - bt)
@@ -200,6 +210,9 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     mids.append(book2.mid_price())
             else:
                 for tr in Trade.from_frame(f.raw, tick, f.ts_local):
+                    v = vpin.add_trade(tr)
+                    if v is not None:
+                        vpins.append(v)
                     n_fills += 1
                     if tr.side > 0:
                         vol_buy += tr.size
@@ -252,6 +265,19 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         f"  trades          {_fmt_int(n_fills)} fills in {_fmt_int(len(trade_raw))} messages, volume "
         f"{vol_buy + vol_sell:,.3f} (taker buy {vol_buy:,.3f}, sell {vol_sell:,.3f})\n"
     )
+    cum = calc.cumulative()
+    beta, _, t_stat, r2, n_int = calc.price_impact()
+    if cum is not None:
+        w(
+            f"  order flow      OFI cumulative {cum:,.3f}, last minute {calc.ofi_1min() or 0.0:,.3f}; "
+            f"impact dmid = {beta:.4g} ticks per unit of OFI (t {t_stat:.1f}, R^2 {r2:.2f}, "
+            f"{n_int} 1-s intervals)\n"
+        )
+    if vpins:
+        w(
+            f"  VPIN            mean {np.mean(vpins):.3f}, last {vpins[-1]:.3f} ({len(vpins)} values, "
+            f"{vpin.buckets} buckets of {vpin.bucket_volume:,.3f}, window {n_vpin})\n"
+        )
     w(
         f"  throughput      {_rate(n_msgs, total_ns / 1e9)}msg/s overall; apply_frame "
         f"{_rate(len(book_raw), book_ns / 1e9)}msg/s, {book_ns / max(levels, 1):.0f} ns/level; "

@@ -58,6 +58,12 @@ def test_default_demo_replays_without_errors(capsys):
     n_fills = int(field(out, "trades").split()[0].replace(",", ""))
     assert n_fills >= len(frames) - n_book
     assert "msg/s" in field(out, "throughput") and "ns/level" in field(out, "throughput")
+    # the order-flow lines: OFI's price impact over 180 one-second intervals, and VPIN
+    beta, r2, n_int = re.search(r"impact dmid = ([\d.e+-]+) ticks .*R\^2 ([\d.]+), (\d+) 1-s", field(out, "order flow")).groups()
+    assert float(beta) > 0 and 0.0 <= float(r2) <= 1.0 and int(n_int) == 180
+    vmean, n_vals, n_buckets = re.match(r"mean ([\d.]+), last [\d.]+ \((\d+) values, (\d+) buckets", field(out, "VPIN")).groups()
+    assert 0.0 <= float(vmean) <= 1.0
+    assert int(n_vals) == int(n_buckets) - 50 + 1   # VPIN from the 50th bucket on
 
 
 @pytest.mark.parametrize("depth", [1, 50, 1000])
