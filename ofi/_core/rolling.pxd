@@ -27,7 +27,8 @@ ctypedef struct Moments:
 
 cdef inline int moments_init(Moments* m, Py_ssize_t window) except -1:
     if window < 1:
-        raise ValueError("window must be >= 1")
+        from ofi.errors import InvalidInputError
+        raise InvalidInputError(f"window must be >= 1, got {window}")
     m.buf = <double*>malloc(window * sizeof(double))
     if m.buf == NULL:
         raise MemoryError()
@@ -134,6 +135,8 @@ ctypedef struct OLS:
     double cxx          # centred co-moments (Welford)
     double cxy
     double cyy
+    double xlast        # the newest x and how many x in a row have equalled it: a window of
+    Py_ssize_t xrun     # equal x has no slope, exactly, whatever the rounding of cxx
 
 ctypedef struct OLSFit:
     double slope
@@ -145,7 +148,8 @@ ctypedef struct OLSFit:
 
 cdef inline int ols_init(OLS* o, Py_ssize_t window) except -1:
     if window < 2:
-        raise ValueError("window must be >= 2")
+        from ofi.errors import InvalidInputError
+        raise InvalidInputError(f"window must be >= 2, got {window}")
     o.xs = <double*>malloc(window * sizeof(double))
     o.ys = <double*>malloc(window * sizeof(double))
     if o.xs == NULL or o.ys == NULL:
@@ -167,6 +171,8 @@ cdef inline void ols_free(OLS* o) noexcept nogil:
 
 
 cdef inline void ols_reset(OLS* o) noexcept nogil:
+    o.xlast = 0.0
+    o.xrun = 0
     o.count = 0
     o.head = 0
     o.since = 0
@@ -202,6 +208,11 @@ cdef inline void ols_recompute(OLS* o) noexcept nogil:
 cdef inline void ols_push(OLS* o, double x, double y) noexcept nogil:
     """Append (x, y); once the window is full, it replaces the oldest pair."""
     cdef double dx, dy, xo, yo, n, cxx_old = 0.0, cyy_old = 0.0
+    if o.xrun > 0 and x == o.xlast:
+        o.xrun += 1
+    else:
+        o.xrun = 1
+        o.xlast = x
     if o.count == o.cap:
         cxx_old = o.cxx
         cyy_old = o.cyy
@@ -254,7 +265,7 @@ cdef inline OLSFit ols_fit(const OLS* o, bint intercept) noexcept nogil:
         syy = o.cyy
         dof = n - 2.0
         # x constant: cxx is zero up to rounding relative to the raw second moment
-        if o.count < 3 or not (sxx > 1e-12 * (sxx + n * o.mx * o.mx)):
+        if o.count < 3 or o.xrun >= o.count or not (sxx > 1e-15 * (sxx + n * o.mx * o.mx)):
             return f
         f.slope = sxy / sxx
         f.intercept = o.my - f.slope * o.mx
@@ -263,7 +274,7 @@ cdef inline OLSFit ols_fit(const OLS* o, bint intercept) noexcept nogil:
         sxy = o.cxy + n * o.mx * o.my
         syy = o.cyy + n * o.my * o.my
         dof = n - 1.0
-        if o.count < 2 or not (sxx > 0.0):
+        if o.count < 2 or (o.xrun >= o.count and o.xlast == 0.0) or not (sxx > 0.0):
             return f
         f.slope = sxy / sxx
         f.intercept = 0.0
@@ -273,7 +284,7 @@ cdef inline OLSFit ols_fit(const OLS* o, bint intercept) noexcept nogil:
     if syy > 0.0:
         f.r2 = 1.0 - rss / syy
     if rss > 0.0:
-        f.t_stat = f.slope / sqrt(rss / dof / sxx)
+        f.t_stat = f.slope * sqrt(sxx) / sqrt(rss / dof)
     return f
 
 
@@ -321,7 +332,8 @@ ctypedef struct TimeSum:
 
 cdef inline int timesum_init(TimeSum* w, int64_t width) except -1:
     if width <= 0:
-        raise ValueError("width must be > 0")
+        from ofi.errors import InvalidInputError
+        raise InvalidInputError(f"width must be > 0 ns, got {width}")
     w.cap = 64
     w.ts = <int64_t*>malloc(w.cap * sizeof(int64_t))
     w.vs = <double*>malloc(w.cap * sizeof(double))

@@ -5,7 +5,7 @@ arguments (contiguous float64 / int64, equal lengths, valid windows).
 """
 cimport cython
 from libc.stdint cimport int64_t
-from libc.math cimport NAN, sqrt
+from libc.math cimport NAN, INFINITY, sqrt, fabs
 
 import numpy as np
 
@@ -149,7 +149,7 @@ cdef class RollingMoments:
         moments_free(&self.m)
 
     def push(self, double x):
-        if x != x:
+        if not fabs(x) < INFINITY:
             from ofi.errors import InvalidInputError
             raise InvalidInputError(f"x must be a finite number, got {x!r}")
         moments_push(&self.m, x)
@@ -198,7 +198,7 @@ cdef class RollingOLS:
         ols_free(&self.o)
 
     def push(self, double x, double y):
-        if x != x or y != y:
+        if not (fabs(x) < INFINITY and fabs(y) < INFINITY):
             from ofi.errors import InvalidInputError
             raise InvalidInputError(f"x and y must be finite numbers, got {x!r}, {y!r}")
         ols_push(&self.o, x, y)
@@ -228,6 +228,9 @@ cdef class EwmMoments:
         ewm_init(&self.e, alpha)
 
     def push(self, double x):
+        if not fabs(x) < INFINITY:
+            from ofi.errors import InvalidInputError
+            raise InvalidInputError(f"x must be a finite number, got {x!r}")
         ewm_push(&self.e, x)
 
     @property
@@ -259,6 +262,9 @@ cdef class TimeWindowSum:
         timesum_free(&self.w)
 
     def push(self, int64_t ts, double v):
+        if not fabs(v) < INFINITY:
+            from ofi.errors import InvalidInputError
+            raise InvalidInputError(f"v must be a finite number, got {v!r}")
         if self.w.count and ts < self.w.ts[(self.w.start + self.w.count - 1) & (self.w.cap - 1)]:
             from ofi.errors import InvalidInputError
             raise InvalidInputError(f"ts must not decrease, got {ts}")

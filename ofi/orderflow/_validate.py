@@ -33,10 +33,10 @@ def float_array(name: str, x, *, ndim: int | tuple[int, ...] = 1, finite: bool =
             bad &= ~np.isnan(arr)
         if bad.any():
             i = int(np.flatnonzero(bad.ravel())[0])
-            raise InvalidInputError(f"{name} must be finite, got {arr.ravel()[i]!r} at index {i}")
+            raise InvalidInputError(f"{name} must be finite, got {float(arr.ravel()[i])!r} at index {i}")
     if nonnegative and arr.size and (arr < 0).any():
         i = int(np.flatnonzero((arr < 0).ravel())[0])
-        raise InvalidInputError(f"{name} must be >= 0, got {arr.ravel()[i]!r} at index {i}")
+        raise InvalidInputError(f"{name} must be >= 0, got {float(arr.ravel()[i])!r} at index {i}")
     return arr
 
 
