@@ -1,7 +1,7 @@
 """ofi: order-flow analytics and intraday trading on Bybit.
 
-The order book, frame decoder and replay loop are compiled (``ofi._core``); everything else is
-plain Python around them. Prices inside the core are int64 ticks, sizes float64, times int64 ns.
+The order book, frame decoder, replay loop and order-flow kernels are compiled (``ofi._core``);
+everything else is plain Python around them. Prices inside the core are int64 ticks, sizes float64, times int64 ns.
 """
 from ofi._core.book import OrderBook
 from ofi.errors import (
@@ -14,6 +14,7 @@ from ofi.errors import (
     SequenceGapError,
 )
 from ofi.frames import BookFrame, ControlFrame, Trade, TradeFrame, decode_frame
+from ofi.orderflow import KyleLambda, OrderFlowCalculator, ToxicityIndex, VpinCalculator
 from ofi.spec import InstrumentSpec
 
 __version__ = "0.1.0"
@@ -21,6 +22,10 @@ __version__ = "0.1.0"
 __all__ = [
     "OrderBook",
     "Trade",
+    "OrderFlowCalculator",
+    "VpinCalculator",
+    "KyleLambda",
+    "ToxicityIndex",
     "InstrumentSpec",
     "decode_frame",
     "BookFrame",

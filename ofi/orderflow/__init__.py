@@ -4,6 +4,19 @@ impact and spread estimators, a composite toxicity index, and the rolling statis
 Every measure has a streaming class (fed one book state or trade at a time) and a batch function
 over numpy arrays; both run the same compiled kernel and give identical numbers.
 """
+from ofi.orderflow.impact import (
+    CorwinSchultzResult,
+    KyleLambda,
+    LambdaResult,
+    TradeBars,
+    amihud_lambda,
+    corwin_schultz,
+    hasbrouck_lambda,
+    kyle_lambda,
+    roll_spread,
+    tick_rule,
+    trade_bars,
+)
 from ofi.orderflow.ofi import (
     ImpactFit,
     IntervalOFI,
@@ -15,6 +28,22 @@ from ofi.orderflow.ofi import (
     ofi_intervals,
     ofi_window_sum,
     price_impact,
+)
+from ofi.orderflow.rolling import (
+    EwmMoments,
+    OLSResult,
+    RollingMoments,
+    RollingOLS,
+    TimeWindowSum,
+    WindowSum,
+    ewm_var,
+    ewma,
+    rolling_mean,
+    rolling_ols,
+    rolling_std,
+    rolling_var,
+    rolling_zscore,
+    time_window_sum,
 )
 from ofi.orderflow.toxicity import (
     COMPONENTS as TOXICITY_COMPONENTS,
@@ -51,4 +80,29 @@ __all__ = [
     "markouts",
     "realized_spread",
     "MarkoutTracker",
+    "KyleLambda",
+    "TradeBars",
+    "LambdaResult",
+    "CorwinSchultzResult",
+    "trade_bars",
+    "kyle_lambda",
+    "amihud_lambda",
+    "hasbrouck_lambda",
+    "roll_spread",
+    "corwin_schultz",
+    "tick_rule",
+    "rolling_mean",
+    "rolling_var",
+    "rolling_std",
+    "rolling_zscore",
+    "ewma",
+    "ewm_var",
+    "rolling_ols",
+    "OLSResult",
+    "time_window_sum",
+    "WindowSum",
+    "RollingMoments",
+    "RollingOLS",
+    "EwmMoments",
+    "TimeWindowSum",
 ]

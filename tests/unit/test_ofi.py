@@ -453,3 +453,14 @@ def test_ofi_events_long_input_with_a_late_invalid_row_matches_the_twin():
     assert ofi_events(bp, bq, ap, aq, out=out) is out
     with pytest.raises(InvalidInputError, match="out"):
         ofi_events(bp, bq, ap, aq, out=np.empty(n - 1))
+
+
+def test_public_names_of_the_contract():
+    import ofi
+    import ofi.orderflow as of
+    for name in ("OrderFlowCalculator", "VpinCalculator", "KyleLambda", "ToxicityIndex"):
+        assert getattr(ofi, name) is getattr(of, name)
+    assert all(hasattr(of, n) for n in of.__all__)
+    calc = ofi.OrderFlowCalculator()
+    assert calc.ofi_1min() is None and calc.ofi_5min() is None and calc.cumulative() is None
+    assert calc.z_score(100) is None
