@@ -139,11 +139,32 @@ cdef inline void acc_event(IntervalAcc* a, const double* e, double depth, double
 # ------------------------------------------------------------------------------------ batch
 cdef inline void l1_pass(const double* bp, const double* bq, const double* ap, const double* aq,
                          double* e, Py_ssize_t start, Py_ssize_t stop, int variant) noexcept nogil:
-    """e[i] against row i - 1 for rows [start, stop), start >= 1: the answer when all those rows
-    and the row before are valid. No branch in the loop, so it vectorises."""
+    """e[i] against row i - 1 for rows [start, stop), start >= 1, NaN where row i is not a valid
+    state (bid < ask, finite prices, both sizes > 0): the answer when no row is NaN. No branch in
+    the loop (the NaN is a select), so it vectorises."""
     cdef Py_ssize_t i
+    cdef double d
     for i in range(start, stop):
-        e[i] = level_ofi(bp[i], bq[i], ap[i], aq[i], bp[i - 1], bq[i - 1], ap[i - 1], aq[i - 1], variant)
+        d = ap[i] - bp[i]       # NaN or infinite when a price is
+        e[i] = (level_ofi(bp[i], bq[i], ap[i], aq[i], bp[i - 1], bq[i - 1], ap[i - 1], aq[i - 1], variant)
+                + (0.0 if (d > 0.0) & (d < INFINITY) & (bq[i] > 0.0) & (aq[i] > 0.0) else NAN))
+
+
+cdef inline bint any_nan(const double* e, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    # four independent sums of e * 0 (0, or NaN from a NaN or an inf): no reduction to vectorise,
+    # and no dependency chain to wait on
+    cdef Py_ssize_t i = start
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    while i + 4 <= stop:
+        s0 += e[i] * 0.0
+        s1 += e[i + 1] * 0.0
+        s2 += e[i + 2] * 0.0
+        s3 += e[i + 3] * 0.0
+        i += 4
+    while i < stop:
+        s0 += e[i] * 0.0
+        i += 1
+    return (s0 + s1 + s2 + s3) != 0.0 or s0 != s0 or s1 != s1 or s2 != s2 or s3 != s3
 
 
 cdef inline void l1_scan(const double* bp, const double* bq, const double* ap, const double* aq,
@@ -161,29 +182,27 @@ cdef inline void l1_scan(const double* bp, const double* bq, const double* ap, c
 
 
 cdef enum:
-    # rows per block: 4 input arrays of 4096 doubles (128 KiB) stay in L2 between check and compute
+    # rows per block: the block's 32 KiB of output is still in L1/L2 when it is checked for NaN
     L1_BLOCK = 4096
 
 
 cdef inline Py_ssize_t l1_blocks(const double* bp, const double* bq, const double* ap, const double* aq,
                           double* e, Py_ssize_t n, int variant) noexcept nogil:
-    """The fast path, block by block (check, then compute while the block is in cache). Returns
-    the row where it stopped: n when done, or the start of the first block with an invalid or
-    malformed row (the general loop takes over there)."""
-    cdef Py_ssize_t lo, hi, i, ok
+    """The fast path, block by block: compute (invalid rows come out NaN), then look for a NaN
+    while the block's output is still in cache. Returns the row where it stopped: n when done, or
+    the start of the first block with an invalid or malformed row (the general loop redoes the
+    rest from there)."""
+    cdef Py_ssize_t lo, hi
+    cdef double d = ap[0] - bp[0]
+    if not ((d > 0.0) and (d < INFINITY) and bq[0] > 0.0 and aq[0] > 0.0):
+        return 0
     e[0] = NAN
-    lo = 0
+    lo = 1
     while lo < n:
         hi = lo + L1_BLOCK if n - lo > L1_BLOCK else n
-        # valid and with finite prices (sizes > 0 also rules out NaN and negative sizes); any
-        # other row sends the rest to the general loop, which reports malformed rows
-        ok = 0
-        for i in range(lo, hi):
-            # ap - bp is NaN or infinite when a price is, so one subtraction covers both checks
-            ok += ((ap[i] - bp[i] > 0.0) & (ap[i] - bp[i] < INFINITY) & (bq[i] > 0.0) & (aq[i] > 0.0))
-        if ok != hi - lo:
-            return lo
-        l1_pass(bp, bq, ap, aq, e, lo if lo > 0 else 1, hi, variant)
+        l1_pass(bp, bq, ap, aq, e, lo, hi, variant)
+        if any_nan(e, lo, hi):
+            return lo       # a row of this block is invalid or malformed: the general loop redoes it
         lo = hi
     return n
 

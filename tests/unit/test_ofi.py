@@ -464,3 +464,19 @@ def test_public_names_of_the_contract():
     calc = ofi.OrderFlowCalculator()
     assert calc.ofi_1min() is None and calc.ofi_5min() is None and calc.cumulative() is None
     assert calc.z_score(100) is None
+
+
+@pytest.mark.parametrize("bad_rows", [[0], [1], [4095], [4096], [4097], [8192, 8193], []])
+@pytest.mark.parametrize("variant", ["cks", "ccz"])
+def test_block_boundaries_of_the_batch_fast_path(bad_rows, variant):
+    from reference import flow as ref
+    rng = np.random.default_rng(len(bad_rows) + 7)
+    n = 9000
+    bp = 100 + np.cumsum(rng.integers(-1, 2, n)).astype(float)
+    ap = bp + rng.integers(1, 3, n)
+    bq = rng.integers(1, 5, n).astype(float)
+    aq = rng.integers(1, 5, n).astype(float)
+    for r in bad_rows:
+        bq[r] = 0.0          # a state without a best bid: skipped
+    got = ofi_events(bp, bq, ap, aq, variant=variant)
+    np.testing.assert_array_equal(got, ref.ofi_events(bp, bq, ap, aq, variant))
