@@ -294,6 +294,16 @@ def ml_events(const double[:, ::1] bp, const double[:, ::1] bq, const double[:, 
     return out
 
 
+cdef inline void emit_interval(IntervalAcc* acc, double* ofi, int64_t* end, double* dmid, double* depth,
+                               int64_t* n_events) noexcept nogil:
+    cdef IntervalOut o
+    acc_close(acc, &o, ofi)
+    end[0] = o.end
+    dmid[0] = o.dmid
+    depth[0] = o.depth
+    n_events[0] = o.n_events
+
+
 def intervals(const int64_t[::1] ts, const double[:, ::1] bp, const double[:, ::1] bq,
               const double[:, ::1] ap, const double[:, ::1] aq, const uint8_t[::1] reset,
               int64_t width, int variant, bint l1_strict, Py_ssize_t max_intervals):
@@ -303,7 +313,6 @@ def intervals(const int64_t[::1] ts, const double[:, ::1] bp, const double[:, ::
     cdef Py_ssize_t i, n = bp.shape[0], M = bp.shape[1], m, k = 0, prev = -1
     cdef bint use_reset = reset.shape[0] > 0, valid
     cdef IntervalAcc acc
-    cdef IntervalOut o
     cdef double mid, depth
     cdef double* e = <double*>malloc(M * sizeof(double))
     if e == NULL:
@@ -332,11 +341,7 @@ def intervals(const int64_t[::1] ts, const double[:, ::1] bp, const double[:, ::
                     acc.end = grid_end(ts[i], width)
                     acc.started = True
                 while ts[i] > acc.end and k < max_intervals:
-                    acc_close(&acc, &o, &o_ofi[k, 0])
-                    o_end[k] = o.end
-                    o_dmid[k] = o.dmid
-                    o_dep[k] = o.depth
-                    o_cnt[k] = o.n_events
+                    emit_interval(&acc, &o_ofi[k, 0], &o_end[k], &o_dmid[k], &o_dep[k], &o_cnt[k])
                     k += 1
                 mid = 0.5 * (bp[i, 0] + ap[i, 0])
                 if prev < 0:
@@ -350,11 +355,7 @@ def intervals(const int64_t[::1] ts, const double[:, ::1] bp, const double[:, ::
                     acc_event(&acc, e, depth / (2.0 * M), mid)
                 prev = i
             if acc.started and k < max_intervals:
-                acc_close(&acc, &o, &o_ofi[k, 0])
-                o_end[k] = o.end
-                o_dmid[k] = o.dmid
-                o_dep[k] = o.depth
-                o_cnt[k] = o.n_events
+                emit_interval(&acc, &o_ofi[k, 0], &o_end[k], &o_dmid[k], &o_dep[k], &o_cnt[k])
                 k += 1
     finally:
         acc_free(&acc)

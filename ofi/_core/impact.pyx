@@ -19,7 +19,7 @@ import numpy as np
 
 from ofi._core.rolling cimport (
     Moments, moments_init, moments_free, moments_push, moments_mean,
-    OLS, OLSFit, ols_init, ols_free, ols_reset, ols_push, ols_fit,
+    OLS, OLSFit, ols_init, ols_free, ols_reset, ols_push, ols_fit, ols_store,
 )
 from ofi._core.decode cimport Trade
 from ofi.errors import InvalidInputError
@@ -346,17 +346,7 @@ def regression_lambda(const double[::1] price, const double[::1] x, Py_ssize_t w
             for i in range(n):
                 if not (skip_zero_x and x[i] == 0.0):
                     regression_step(&o, &d, price[i], x[i])
-                if o.count >= min_periods:
-                    fit = ols_fit(&o, intercept)
-                    r[0, i] = fit.slope
-                    r[1, i] = fit.intercept
-                    r[2, i] = fit.t_stat
-                    r[3, i] = fit.r2
-                else:
-                    r[0, i] = NAN
-                    r[1, i] = NAN
-                    r[2, i] = NAN
-                    r[3, i] = NAN
+                ols_store(&o, intercept, min_periods, &r[0, 0], n, i)
                 no[i] = o.count
     finally:
         ols_free(&o)

@@ -146,28 +146,38 @@ ctypedef struct OLSFit:
     Py_ssize_t n
 
 
+cdef inline int alloc_pair(double** a, double** b, Py_ssize_t n) except -1:
+    """Two arrays of n doubles, both or neither (MemoryError)."""
+    a[0] = <double*>malloc(n * sizeof(double))
+    b[0] = <double*>malloc(n * sizeof(double))
+    if a[0] == NULL or b[0] == NULL:
+        free(a[0])
+        free(b[0])
+        a[0] = NULL
+        b[0] = NULL
+        raise MemoryError()
+    return 0
+
+
+cdef inline void free_pair(double** a, double** b) noexcept nogil:
+    free(a[0])
+    free(b[0])
+    a[0] = NULL
+    b[0] = NULL
+
+
 cdef inline int ols_init(OLS* o, Py_ssize_t window) except -1:
     if window < 2:
         from ofi.errors import InvalidInputError
         raise InvalidInputError(f"window must be >= 2, got {window}")
-    o.xs = <double*>malloc(window * sizeof(double))
-    o.ys = <double*>malloc(window * sizeof(double))
-    if o.xs == NULL or o.ys == NULL:
-        free(o.xs)
-        free(o.ys)
-        o.xs = NULL
-        o.ys = NULL
-        raise MemoryError()
+    alloc_pair(&o.xs, &o.ys, window)
     o.cap = window
     ols_reset(o)
     return 0
 
 
 cdef inline void ols_free(OLS* o) noexcept nogil:
-    free(o.xs)
-    free(o.ys)
-    o.xs = NULL
-    o.ys = NULL
+    free_pair(&o.xs, &o.ys)
 
 
 cdef inline void ols_reset(OLS* o) noexcept nogil:
@@ -286,6 +296,21 @@ cdef inline OLSFit ols_fit(const OLS* o, bint intercept) noexcept nogil:
     if rss > 0.0:
         f.t_stat = f.slope * sqrt(sxx) / sqrt(rss / dof)
     return f
+
+
+cdef inline void ols_store(const OLS* o, bint intercept, Py_ssize_t min_periods, double* out,
+                           Py_ssize_t n, Py_ssize_t i) noexcept nogil:
+    """Row i of a (4, n) C-contiguous output (slope, intercept, t-stat, R^2): the current fit, or
+    NaN while the window holds fewer than min_periods pairs."""
+    cdef OLSFit f
+    if o.count >= min_periods:
+        f = ols_fit(o, intercept)
+    else:
+        f.slope = f.intercept = f.t_stat = f.r2 = NAN
+    out[i] = f.slope
+    out[n + i] = f.intercept
+    out[2 * n + i] = f.t_stat
+    out[3 * n + i] = f.r2
 
 
 # ---------------------------------------------------------------- exponentially weighted moments

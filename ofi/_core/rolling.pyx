@@ -11,7 +11,8 @@ import numpy as np
 
 from ofi._core.rolling cimport (
     Moments, moments_init, moments_free, moments_reset, moments_push, moments_mean, moments_var,
-    moments_zscore, OLS, OLSFit, ols_init, ols_free, ols_reset, ols_push, ols_fit, Ewm, ewm_init,
+    moments_zscore, OLS, OLSFit, ols_init, ols_free, ols_reset, ols_push, ols_fit, ols_store, Ewm,
+    ewm_init,
     ewm_push, TimeSum, timesum_init, timesum_free, timesum_reset, timesum_push, timesum_advance,
 )
 
@@ -91,17 +92,7 @@ def rolling_ols(const double[::1] x, const double[::1] y, Py_ssize_t window, bin
         with nogil:
             for i in range(n):
                 ols_push(&o, x[i], y[i])
-                if o.count >= min_periods:
-                    f = ols_fit(&o, intercept)
-                    r[0, i] = f.slope
-                    r[1, i] = f.intercept
-                    r[2, i] = f.t_stat
-                    r[3, i] = f.r2
-                else:
-                    r[0, i] = NAN
-                    r[1, i] = NAN
-                    r[2, i] = NAN
-                    r[3, i] = NAN
+                ols_store(&o, intercept, min_periods, &r[0, 0], n, i)
     finally:
         ols_free(&o)
     return out

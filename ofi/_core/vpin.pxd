@@ -11,6 +11,7 @@
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 from libc.math cimport NAN, fabs
+from ofi._core.rolling cimport alloc_pair, free_pair
 
 
 ctypedef struct VpinState:
@@ -48,14 +49,7 @@ cdef inline int vpin_init(VpinState* s, double bucket_volume, Py_ssize_t n) exce
         raise ValueError("bucket_volume must be > 0")
     if n < 1:
         raise ValueError("n must be >= 1")
-    s.imb = <double*>malloc(n * sizeof(double))
-    s.vol = <double*>malloc(n * sizeof(double))
-    if s.imb == NULL or s.vol == NULL:
-        free(s.imb)
-        free(s.vol)
-        s.imb = NULL
-        s.vol = NULL
-        raise MemoryError()
+    alloc_pair(&s.imb, &s.vol, n)
     s.bucket_volume = bucket_volume
     s.eps = 1e-9 * bucket_volume
     s.n = n
@@ -64,10 +58,7 @@ cdef inline int vpin_init(VpinState* s, double bucket_volume, Py_ssize_t n) exce
 
 
 cdef inline void vpin_free(VpinState* s) noexcept nogil:
-    free(s.imb)
-    free(s.vol)
-    s.imb = NULL
-    s.vol = NULL
+    free_pair(&s.imb, &s.vol)
 
 
 cdef inline void vpin_reset(VpinState* s) noexcept nogil:

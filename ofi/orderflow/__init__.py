@@ -2,107 +2,16 @@
 impact and spread estimators, a composite toxicity index, and the rolling statistics under them.
 
 Every measure has a streaming class (fed one book state or trade at a time) and a batch function
-over numpy arrays; both run the same compiled kernel and give identical numbers.
+over numpy arrays; both run the same compiled kernel and give identical numbers. The names below
+are each submodule's ``__all__``; docs/orderflow.md lists them by measure.
 """
-from ofi.orderflow.impact import (
-    CorwinSchultzResult,
-    KyleLambda,
-    LambdaResult,
-    TradeBars,
-    amihud_lambda,
-    corwin_schultz,
-    hasbrouck_lambda,
-    kyle_lambda,
-    roll_spread,
-    tick_rule,
-    trade_bars,
-)
-from ofi.orderflow.ofi import (
-    ImpactFit,
-    IntervalOFI,
-    MultiLevelOFI,
-    OrderFlowCalculator,
-    integrated_ofi,
-    integration_weights,
-    ofi_events,
-    ofi_intervals,
-    ofi_window_sum,
-    price_impact,
-)
-from ofi.orderflow.rolling import (
-    EwmMoments,
-    OLSResult,
-    RollingMoments,
-    RollingOLS,
-    TimeWindowSum,
-    WindowSum,
-    ewm_var,
-    ewma,
-    rolling_mean,
-    rolling_ols,
-    rolling_std,
-    rolling_var,
-    rolling_zscore,
-    time_window_sum,
-)
-from ofi.orderflow.toxicity import (
-    COMPONENTS as TOXICITY_COMPONENTS,
-    MarkoutTracker,
-    ToxicityFit,
-    ToxicityIndex,
-    fit_toxicity_weights,
-    markouts,
-    realized_spread,
-    toxicity_index,
-)
-from ofi.orderflow.vpin import VpinCalculator, VpinResult, vpin_cdf, vpin_series
+from ofi.orderflow import impact, ofi, rolling, toxicity, vpin
+from ofi.orderflow.impact import *  # noqa: F401,F403
+from ofi.orderflow.ofi import *  # noqa: F401,F403
+from ofi.orderflow.rolling import *  # noqa: F401,F403
+from ofi.orderflow.toxicity import *  # noqa: F401,F403
+from ofi.orderflow.toxicity import COMPONENTS as TOXICITY_COMPONENTS
+from ofi.orderflow.vpin import *  # noqa: F401,F403
 
-__all__ = [
-    "OrderFlowCalculator",
-    "MultiLevelOFI",
-    "IntervalOFI",
-    "ImpactFit",
-    "ofi_events",
-    "ofi_intervals",
-    "ofi_window_sum",
-    "price_impact",
-    "integration_weights",
-    "integrated_ofi",
-    "VpinCalculator",
-    "VpinResult",
-    "vpin_series",
-    "vpin_cdf",
-    "ToxicityIndex",
-    "ToxicityFit",
-    "TOXICITY_COMPONENTS",
-    "toxicity_index",
-    "fit_toxicity_weights",
-    "markouts",
-    "realized_spread",
-    "MarkoutTracker",
-    "KyleLambda",
-    "TradeBars",
-    "LambdaResult",
-    "CorwinSchultzResult",
-    "trade_bars",
-    "kyle_lambda",
-    "amihud_lambda",
-    "hasbrouck_lambda",
-    "roll_spread",
-    "corwin_schultz",
-    "tick_rule",
-    "rolling_mean",
-    "rolling_var",
-    "rolling_std",
-    "rolling_zscore",
-    "ewma",
-    "ewm_var",
-    "rolling_ols",
-    "OLSResult",
-    "time_window_sum",
-    "WindowSum",
-    "RollingMoments",
-    "RollingOLS",
-    "EwmMoments",
-    "TimeWindowSum",
-]
+__all__ = [*ofi.__all__, *vpin.__all__, *impact.__all__, *toxicity.__all__, *rolling.__all__,
+           "TOXICITY_COMPONENTS"]

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from ofi import Trade
 from ofi.orderflow import impact as I
 from reference import impact as ref
+from reference.rolling import slope_atol
 
 PARITY = settings(max_examples=120, deadline=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -66,25 +67,6 @@ def _pairs_view(close, x, mode):
     xx = np.asarray(x, float).copy()
     xx[0] = np.nan
     return xx, y
-
-
-def slope_atol(x, y, window, intercept, c=1e-11):
-    """Per-row absolute tolerance of a rolling slope: rounding in the co-moments is about
-    eps * k * max|x| * max|y| (values in the window or recently out of it), divided by Sxx."""
-    x = np.asarray(x, float)
-    y = np.asarray(y, float)
-    out = np.full(len(x), np.inf)
-    for i in range(len(x)):
-        lo, rlo = max(0, i - window + 1), max(0, i - 2 * window)
-        w = x[lo: i + 1]
-        w = w[~np.isnan(w)]
-        if len(w) < 2:
-            continue
-        sxx = float(np.sum((w - w.mean()) ** 2)) if intercept else float(w @ w)
-        xr, yr = x[rlo: i + 1], y[rlo: i + 1]
-        big = float(np.nanmax(np.abs(xr))) * float(np.nanmax(np.abs(yr)))
-        out[i] = c * len(w) * big / sxx if sxx > 0 else np.inf
-    return out
 
 
 def assert_regression_close(got, want, counts, close, x, window, intercept, mode="diff"):

@@ -149,3 +149,22 @@ class RefRollingOLS:
 
     def fit(self) -> tuple[float, float, float, float, int]:
         return (*window_ols(list(self.xs), list(self.ys), self.intercept), len(self.xs))
+
+
+def slope_atol(x, y, window, intercept, c=1e-11):
+    """Per-row absolute tolerance of a rolling slope: rounding in the co-moments is about
+    eps * k * max|x| * max|y| (values in the window or recently out of it), divided by Sxx."""
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    out = np.full(len(x), np.inf)
+    for i in range(len(x)):
+        lo, rlo = max(0, i - window + 1), max(0, i - 2 * window)
+        w = x[lo: i + 1]
+        w = w[~np.isnan(w)]
+        if len(w) < 2:
+            continue
+        sxx = float(np.sum((w - w.mean()) ** 2)) if intercept else float(w @ w)
+        xr, yr = x[rlo: i + 1], y[rlo: i + 1]
+        big = float(np.nanmax(np.abs(xr))) * float(np.nanmax(np.abs(yr)))
+        out[i] = c * len(w) * big / sxx if sxx > 0 else np.inf
+    return out
