@@ -75,3 +75,39 @@ class KyleLambda:
     @property
     def count(self) -> int: ...  # Py_ssize_t
     def fit(self) -> tuple[float, float, float, float, int]: ...  # lambda, intercept, t, r2, n
+
+class HasbrouckLambda:
+    window: int  # Py_ssize_t, readonly
+    min_periods: int  # Py_ssize_t, readonly
+    intercept: bool  # bint, readonly
+    def __init__(self, window: int = ..., intercept: bool = ..., *, min_periods: int | None = ...) -> None: ...
+    def update(self, close: float, ssq: float) -> float | None: ...  # double, double
+    @property
+    def value(self) -> float: ...
+    def fit(self) -> tuple[float, float, float, float, int]: ...
+
+class AmihudLambda:
+    window: int  # Py_ssize_t, readonly
+    min_periods: int  # Py_ssize_t, readonly
+    def __init__(self, window: int = ..., *, min_periods: int | None = ...) -> None: ...
+    def update(self, close: float, dollar_volume: float) -> float: ...  # double, double
+    @property
+    def value(self) -> float: ...
+
+class RollSpread:
+    window: int  # Py_ssize_t, readonly
+    min_periods: int  # Py_ssize_t, readonly
+    def __init__(self, window: int = ..., *, when_positive: str = ..., min_periods: int | None = ...) -> None: ...
+    def update(self, price: float) -> float: ...  # double
+    @property
+    def value(self) -> float: ...
+
+class CorwinSchultzSpread:
+    window: int  # Py_ssize_t, readonly
+    min_periods: int  # Py_ssize_t, readonly
+    def __init__(self, window: int = ..., *, min_periods: int | None = ...) -> None: ...
+    def update(self, high: float, low: float) -> tuple[float, float]: ...  # spread, sigma
+
+class TickRule:
+    def __init__(self, first: int = ...) -> None: ...
+    def update(self, price: float) -> int: ...  # double -> -1 / 0 / +1

@@ -698,3 +698,197 @@ cdef class KyleLambda:
             return (NAN, NAN, NAN, NAN, self.o.count)
         f = ols_fit(&self.o, self.intercept)
         return (f.slope, f.intercept, f.t_stat, f.r2, f.n)
+
+
+# ------------------------------------------------------------------------- per-bar streaming
+cdef Py_ssize_t _window_arg(object window, object min_periods, Py_ssize_t minimum) except -1:
+    import numbers
+    if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < minimum:
+        raise InvalidInputError(f"window must be an integer >= {minimum}, got {window!r}")
+    return window
+
+
+cdef Py_ssize_t _min_periods_arg(object min_periods, Py_ssize_t window, Py_ssize_t minimum) except -1:
+    import numbers
+    if min_periods is None:
+        return window
+    if (isinstance(min_periods, bool) or not isinstance(min_periods, numbers.Integral)
+            or not minimum <= min_periods <= window):
+        raise InvalidInputError(f"min_periods must be an integer in [{minimum}, window={window}], "
+                                f"got {min_periods!r}")
+    return min_periods
+
+
+cdef inline int _check_price(double price, str name) except -1:
+    if not (price > 0.0 and price < INFINITY):
+        raise InvalidInputError(f"{name} must be a finite number > 0, got {price!r}")
+    return 0
+
+
+@cython.final
+cdef class HasbrouckLambda:
+    """Hasbrouck's lambda per bar, streaming: rolling OLS of the bar's log return on its signed
+    root dollar volume sum_t b_t sqrt(p_t v_t) (AFML 19.4.3; ``hasbrouck_lambda`` in batch, the
+    same kernel). ``update(close, ssq)`` once per bar returns the lambda (NaN until
+    ``min_periods`` pairs), or None for the first bar."""
+    cdef OLS o
+    cdef Diff d
+    cdef readonly Py_ssize_t window
+    cdef readonly Py_ssize_t min_periods
+    cdef readonly bint intercept
+
+    def __cinit__(self, window=20, intercept=True, *, min_periods=None):
+        self.window = _window_arg(window, min_periods, 2)
+        self.min_periods = _min_periods_arg(min_periods, self.window, 1)
+        self.intercept = bool(intercept)
+        ols_init(&self.o, self.window)
+        diff_init(&self.d, Y_LOGDIFF)
+
+    def __dealloc__(self):
+        ols_free(&self.o)
+
+    def update(self, double close, double ssq):
+        _check_price(close, "close")
+        if not fabs(ssq) < INFINITY:
+            raise InvalidInputError(f"ssq must be finite, got {ssq!r}")
+        if not regression_step(&self.o, &self.d, close, ssq):
+            return None
+        return self.value
+
+    @property
+    def value(self):
+        if self.o.count < self.min_periods:
+            return NAN
+        return ols_fit(&self.o, self.intercept).slope
+
+    def fit(self):
+        """(lambda, intercept, t_stat, r2, n) of the current window."""
+        cdef OLSFit f
+        if self.o.count < self.min_periods:
+            return (NAN, NAN, NAN, NAN, self.o.count)
+        f = ols_fit(&self.o, self.intercept)
+        return (f.slope, f.intercept, f.t_stat, f.r2, f.n)
+
+
+@cython.final
+cdef class AmihudLambda:
+    """Amihud's illiquidity per bar, streaming: mean of |ln p_t - ln p_t-1| / DV_t over the last
+    ``window`` bars with dollar volume > 0 (bars with DV = 0 are skipped, as in the batch
+    ``amihud_lambda(method="mean")``). ``update(close, dollar_volume)`` returns the mean (NaN
+    until ``min_periods`` bars)."""
+    cdef Moments m
+    cdef Diff d
+    cdef readonly Py_ssize_t window
+    cdef readonly Py_ssize_t min_periods
+
+    def __cinit__(self, window=20, *, min_periods=None):
+        self.window = _window_arg(window, min_periods, 1)
+        self.min_periods = _min_periods_arg(min_periods, self.window, 1)
+        moments_init(&self.m, self.window)
+        diff_init(&self.d, Y_ABSLOGDIFF)
+
+    def __dealloc__(self):
+        moments_free(&self.m)
+
+    def update(self, double close, double dollar_volume):
+        cdef double y
+        _check_price(close, "close")
+        if not (dollar_volume >= 0.0 and dollar_volume < INFINITY):
+            raise InvalidInputError(f"dollar_volume must be a finite number >= 0, got {dollar_volume!r}")
+        if dollar_volume > 0.0 and diff_step(&self.d, close, &y):
+            moments_push(&self.m, y / dollar_volume)
+        return self.value
+
+    @property
+    def value(self):
+        return moments_mean(&self.m) if self.m.count >= self.min_periods else NAN
+
+
+@cython.final
+cdef class RollSpread:
+    """Roll's spread, streaming: 2 sqrt(max(0, -cov(dp_t, dp_t-1))) over the last ``window`` pairs
+    of price changes; 0 (``when_positive="zero"``) or NaN when the autocovariance is positive,
+    never abs(). ``update(price)`` returns the spread (NaN until ``min_periods`` pairs)."""
+    cdef Roll r
+    cdef readonly Py_ssize_t window
+    cdef readonly Py_ssize_t min_periods
+    cdef bint positive_nan
+
+    def __cinit__(self, window=20, *, when_positive="zero", min_periods=None):
+        self.window = _window_arg(window, min_periods, 2)
+        self.min_periods = _min_periods_arg(min_periods, self.window, 2)
+        if when_positive not in ("zero", "nan"):
+            raise InvalidInputError(f"when_positive must be 'zero' or 'nan', got {when_positive!r}")
+        self.positive_nan = when_positive == "nan"
+        ols_init(&self.r.o, self.window)
+        diff_init(&self.r.d, Y_DIFF)
+        self.r.has_dp = 0
+        self.r.prev_dp = 0.0
+
+    def __dealloc__(self):
+        ols_free(&self.r.o)
+
+    def update(self, double price):
+        if not fabs(price) < INFINITY:
+            raise InvalidInputError(f"price must be finite, got {price!r}")
+        roll_step(&self.r, price)
+        return self.value
+
+    @property
+    def value(self):
+        return roll_value(&self.r, self.positive_nan) if self.r.o.count >= self.min_periods else NAN
+
+
+@cython.final
+cdef class CorwinSchultzSpread:
+    """Corwin-Schultz spread and Beckers-Parkinson sigma from bar highs and lows, streaming
+    (AFML snippets 19.1-19.2; ``corwin_schultz`` in batch). ``update(high, low)`` returns
+    (spread, sigma), NaN until ``min_periods`` two-bar sums."""
+    cdef CorwinSchultz c
+    cdef readonly Py_ssize_t window
+    cdef readonly Py_ssize_t min_periods
+
+    def __cinit__(self, window=20, *, min_periods=None):
+        self.window = _window_arg(window, min_periods, 1)
+        self.min_periods = _min_periods_arg(min_periods, self.window, 1)
+        moments_init(&self.c.beta, self.window)
+        self.c.has_prev = 0
+        self.c.prev_high = self.c.prev_low = self.c.prev_hl2 = 0.0
+
+    def __dealloc__(self):
+        moments_free(&self.c.beta)
+
+    def update(self, double high, double low):
+        cdef double spread, sigma
+        _check_price(low, "low")
+        if not (high >= low and high < INFINITY):
+            raise InvalidInputError(f"high must be finite and >= low, got high={high!r}, low={low!r}")
+        cs_step(&self.c, high, low, self.min_periods, &spread, &sigma)
+        return (spread, sigma)
+
+
+@cython.final
+cdef class TickRule:
+    """The tick rule, streaming: +1 after an uptick, -1 after a downtick, the previous sign after
+    a zero tick, ``first`` until the price first moves (``tick_rule`` in batch)."""
+    cdef double prev
+    cdef bint has_prev
+    cdef int sign
+
+    def __cinit__(self, int first=0):
+        if first not in (-1, 0, 1):
+            raise InvalidInputError(f"first must be -1, 0 or 1, got {first}")
+        self.sign = first
+        self.has_prev = 0
+
+    def update(self, double price):
+        if not fabs(price) < INFINITY:
+            raise InvalidInputError(f"price must be finite, got {price!r}")
+        if self.has_prev:
+            if price > self.prev:
+                self.sign = 1
+            elif price < self.prev:
+                self.sign = -1
+        self.prev = price
+        self.has_prev = 1
+        return self.sign

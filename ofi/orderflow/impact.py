@@ -33,7 +33,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ofi._core import impact as _k
-from ofi._core.impact import KyleLambda
+from ofi._core.impact import (
+    AmihudLambda,
+    CorwinSchultzSpread,
+    HasbrouckLambda,
+    KyleLambda,
+    RollSpread,
+    TickRule,
+)
 from ofi.errors import InvalidInputError
 from ofi.orderflow._validate import (
     duration_ns,
@@ -47,6 +54,11 @@ from ofi.orderflow._validate import (
 
 __all__ = [
     "KyleLambda",
+    "HasbrouckLambda",
+    "AmihudLambda",
+    "RollSpread",
+    "CorwinSchultzSpread",
+    "TickRule",
     "TradeBars",
     "LambdaResult",
     "CorwinSchultzResult",

@@ -417,3 +417,59 @@ def test_empty_inputs():
     assert I.roll_spread(empty).shape == (0,)
     assert len(I.corwin_schultz(empty, empty)) == 0
     assert len(I.amihud_lambda(empty, empty)) == 0
+
+
+# ---------------------------------------------------------------------------- per-bar streaming
+def _bars(n=3000, seed=9):
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(scale=1e-3, size=n)))
+    ssq = rng.normal(scale=50, size=n)
+    dv = rng.uniform(0, 1e6, size=n)
+    dv[rng.uniform(size=n) < 0.05] = 0.0
+    high = close * (1 + rng.uniform(0, 2e-3, n))
+    low = close * (1 - rng.uniform(0, 2e-3, n))
+    return close, ssq, dv, high, low
+
+
+def _nan_eq(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return a.shape == b.shape and bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
+
+
+@pytest.mark.parametrize("window,min_periods", [(20, None), (50, 10)])
+def test_per_bar_streaming_classes_equal_batch(window, min_periods):
+    from ofi.orderflow import (AmihudLambda, CorwinSchultzSpread, HasbrouckLambda, RollSpread, TickRule,
+                               amihud_lambda, corwin_schultz, hasbrouck_lambda, roll_spread, tick_rule)
+    close, ssq, dv, high, low = _bars()
+    h = HasbrouckLambda(window, min_periods=min_periods)
+    got = [h.update(c, q) for c, q in zip(close, ssq)]
+    assert got[0] is None
+    assert _nan_eq(got[1:], hasbrouck_lambda(close, ssq, window=window, min_periods=min_periods).value[1:])
+    a = AmihudLambda(window, min_periods=min_periods)
+    got = [a.update(c, d) for c, d in zip(close, dv)]
+    assert _nan_eq(got, amihud_lambda(close, dv, window=window, min_periods=min_periods).value)
+    r = RollSpread(window, min_periods=min_periods)
+    got = [r.update(c) for c in close]
+    assert _nan_eq(got, roll_spread(close, window=window, min_periods=min_periods))
+    cs = CorwinSchultzSpread(window, min_periods=min_periods)
+    got = np.array([cs.update(hi, lo) for hi, lo in zip(high, low)])
+    want = corwin_schultz(high, low, window=window, min_periods=min_periods)
+    assert _nan_eq(got[:, 0], want.spread) and _nan_eq(got[:, 1], want.sigma)
+    t = TickRule()
+    assert [t.update(c) for c in close] == tick_rule(close).tolist()
+
+
+def test_per_bar_streaming_bad_input():
+    from ofi.orderflow import AmihudLambda, CorwinSchultzSpread, HasbrouckLambda, RollSpread, TickRule
+    for make, call in ((lambda: HasbrouckLambda(5), lambda o: o.update(-1.0, 1.0)),
+                       (lambda: HasbrouckLambda(5), lambda o: o.update(1.0, np.nan)),
+                       (lambda: AmihudLambda(5), lambda o: o.update(1.0, -5.0)),
+                       (lambda: RollSpread(5), lambda o: o.update(np.inf)),
+                       (lambda: CorwinSchultzSpread(5), lambda o: o.update(1.0, 2.0)),
+                       (lambda: TickRule(), lambda o: o.update(np.nan))):
+        with pytest.raises(InvalidInputError):
+            call(make())
+    for bad in (lambda: HasbrouckLambda(1), lambda: RollSpread(5, when_positive="abs"),
+                lambda: AmihudLambda(5, min_periods=6), lambda: TickRule(2), lambda: CorwinSchultzSpread(0)):
+        with pytest.raises(InvalidInputError):
+            bad()
