@@ -8,7 +8,7 @@ from ofi._core.book import OrderBook
 _Duration = int | datetime.timedelta | np.timedelta64
 
 def l1_events(bp: np.ndarray, bq: np.ndarray, ap: np.ndarray, aq: np.ndarray, reset: np.ndarray,
-              variant: int) -> np.ndarray: ...
+              variant: int, out: np.ndarray | None = ...) -> tuple[np.ndarray, int]: ...  # (e, n_bad)
 def ml_events(bp: np.ndarray, bq: np.ndarray, ap: np.ndarray, aq: np.ndarray, reset: np.ndarray,
               variant: int) -> np.ndarray: ...
 def intervals(ts: np.ndarray, bp: np.ndarray, bq: np.ndarray, ap: np.ndarray, aq: np.ndarray,

@@ -1,9 +1,11 @@
+import datetime
 # Stub for ofi/_core/rolling.pyx: rolling statistics over the inline kernels of rolling.pxd.
 # The batch functions trust their arguments (C-contiguous float64 / int64, equal lengths, valid
 # windows); the validated public wrappers are in ofi.orderflow.rolling.
 import numpy as np
 import numpy.typing as npt
 
+def duration_ns(name: str, value: int | datetime.timedelta | np.timedelta64) -> int: ...  # int64 ns > 0
 def rolling_moments(
     x: npt.NDArray[np.float64],  # const double[::1]
     window: int,  # Py_ssize_t >= 1
@@ -32,7 +34,7 @@ class RollingMoments:
     window: int  # Py_ssize_t, readonly
     ddof: int  # int, readonly
     def __init__(self, window: int, ddof: int = ...) -> None: ...
-    def push(self, x: float) -> None: ...  # double; NaN raises InvalidInputError
+    def push(self, x: float) -> None: ...  # double; NaN or inf raises InvalidInputError
     def reset(self) -> None: ...
     @property
     def count(self) -> int: ...  # Py_ssize_t
@@ -50,7 +52,7 @@ class RollingOLS:
     window: int  # Py_ssize_t, readonly
     intercept: bool  # bint, readonly
     def __init__(self, window: int, intercept: bool = ...) -> None: ...
-    def push(self, x: float, y: float) -> None: ...  # doubles; NaN raises InvalidInputError
+    def push(self, x: float, y: float) -> None: ...  # doubles; NaN or inf raises InvalidInputError
     def reset(self) -> None: ...
     @property
     def count(self) -> int: ...  # Py_ssize_t
