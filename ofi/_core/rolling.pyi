@@ -1,7 +1,8 @@
-import datetime
 # Stub for ofi/_core/rolling.pyx: rolling statistics over the inline kernels of rolling.pxd.
 # The batch functions trust their arguments (C-contiguous float64 / int64, equal lengths, valid
 # windows); the validated public wrappers are in ofi.orderflow.rolling.
+import datetime
+
 import numpy as np
 import numpy.typing as npt
 
