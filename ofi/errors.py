@@ -13,6 +13,9 @@ __all__ = [
     "ExchangeError",
     "RateLimitError",
     "AuthenticationError",
+    "TransportError",
+    "RequestTimeoutError",
+    "IpBanError",
     "OfiWarning",
 ]
 
@@ -80,6 +83,29 @@ class RateLimitError(ExchangeError):
 
 class AuthenticationError(ExchangeError):
     """Bybit rejected the credentials or the signature."""
+
+
+class TransportError(ExchangeError, ConnectionError):
+    """The request did not complete: connection refused or reset, TLS failure, bad redirect."""
+
+
+class RequestTimeoutError(TransportError, TimeoutError):
+    """No answer within the client's ``timeout`` (after the retries a GET is allowed)."""
+
+
+class IpBanError(RateLimitError):
+    """Bybit answered HTTP 403 (the IP limit of 600 requests per 5 s was broken, or the IP is
+    in a restricted region). The client sends nothing to that host until the ban is over.
+
+    Attributes
+    ----------
+    retry_after_s : float
+        Seconds until the client lets requests through again.
+    """
+
+    def __init__(self, message: str, *, retry_after_s: float, **kw) -> None:
+        super().__init__(message, **kw)
+        self.retry_after_s = retry_after_s
 
 
 class OfiWarning(UserWarning):
