@@ -479,9 +479,10 @@ cdef class OrderBook:
                 self.sides[sidx] = self.spare[sidx]
                 self.spare[sidx] = tmp
             # A new history unless this snapshot continues a healthy one (Bybit's depth-1 stream
-            # is all snapshots): order-flow measures must not difference across an epoch change.
+            # is all snapshots, re-pushed with the same u when nothing changed): order-flow
+            # measures must not difference across an epoch change.
             if (not self._has_snapshot or self._stale or not meta.has_u or meta.u == 1
-                    or meta.u <= self.update_id):
+                    or meta.u < self.update_id):
                 self.epoch += 1
             self._has_snapshot = True
             self._stale = False

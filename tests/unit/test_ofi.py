@@ -480,3 +480,34 @@ def test_block_boundaries_of_the_batch_fast_path(bad_rows, variant):
         bq[r] = 0.0          # a state without a best bid: skipped
     got = ofi_events(bp, bq, ap, aq, variant=variant)
     np.testing.assert_array_equal(got, ref.ofi_events(bp, bq, ap, aq, variant))
+
+
+def test_book_epoch_counts_history_restarts():
+    book, put = book_with(L1)
+    assert book.epoch == 0
+    put(0, u=5)
+    assert book.epoch == 1                  # the first snapshot
+    put(1, u=6)
+    assert book.epoch == 1                  # a snapshot that continues the history
+    put(2, u=6)
+    assert book.epoch == 1                  # depth-1 re-push of the same u: the same history
+    put(3, u=4)
+    assert book.epoch == 2                  # u went backwards: a restart
+    assert book.copy().epoch == 2
+    book.clear()
+    assert book.epoch == 3
+
+
+def test_depth1_stream_of_the_simulator_is_one_chain():
+    # orderbook.1 is snapshots only, re-pushed with the same u after 3 s without change
+    from ofi.sim.market import SimulatedMarket
+    market = SimulatedMarket(symbol="BTCUSDT", tick_size="0.1", qty_step="0.001", depth=1, seed=2)
+    book = OrderBook("BTCUSDT", tick_size="0.1")
+    calc = OrderFlowCalculator()
+    n = 0
+    for fr in market.generate(duration_s=120):
+        if fr.kind == "book":
+            book.apply_frame(fr.raw)
+            calc.update(book)
+            n += 1
+    assert n > 100 and book.epoch == 1 and calc.breaks == 0 and calc.events == n - 1
