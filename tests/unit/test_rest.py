@@ -32,7 +32,7 @@ from ofi.api.rest import (  # noqa: E402
 )
 from ofi.errors import AuthenticationError, ExchangeError, InvalidInputError, OfiError, RateLimitError  # noqa: E402
 from ofi.spec import InstrumentSpec  # noqa: E402
-from tests.fakes.http_server import FAKE_API_KEY, FAKE_API_SECRET, FakeBybitRest  # noqa: E402
+from fakes.http_server import FAKE_API_KEY, FAKE_API_SECRET, FakeBybitRest  # noqa: E402
 
 BOOK = "/v5/market/orderbook"
 TIME = "/v5/market/time"
