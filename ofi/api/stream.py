@@ -49,6 +49,7 @@ from typing import Any
 
 from ofi._core.book import OrderBook
 from ofi._core.decode import decoder_for
+from ofi.api import events as _events
 from ofi.api.events import (
     BookUpdate,
     Connected,
@@ -73,18 +74,7 @@ __all__ = [
     "stream_url",
     "BOOK_DEPTHS",
     "FALLBACK_TICK_SIZE",
-    # the events, re-exported for convenience
-    "BookUpdate",
-    "TradeEvent",
-    "Gap",
-    "Resync",
-    "Overflow",
-    "Connected",
-    "Reconnect",
-    "Subscribed",
-    "Rejected",
-    "Error",
-    "StreamEvent",
+    *_events.__all__,  # the events, re-exported for convenience
 ]
 
 MAINNET_URL = "wss://stream.bybit.com/v5/public/{category}"
