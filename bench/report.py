@@ -17,7 +17,8 @@ import json
 import sys
 
 GROUP_ORDER = ["apply-delta-30", "tob-read", "decode-apply", "tape-replay", "ofi-update", "mlofi-update",
-               "ofi-batch", "vpin-add-trade", "vpin-series"]
+               "ofi-batch", "vpin-add-trade", "vpin-series", "kyle-stream", "kyle-batch", "stream-handler",
+               "stream-loopback"]
 
 
 def _fmt_time(seconds: float) -> str:
