@@ -151,7 +151,11 @@ def test_every_fault_repeatedly():
     assert sorted(crossed) == sorted((c, t) for c, t, _u in server.expected_crossed)
     assert check.resync_checked >= len(check.gaps)  # books came back after resyncs, each equal to the truth
     # the connection faults were survived by reconnecting
-    assert check.kinds["Reconnect"] >= injected["drop"] + injected["silent"] - 1
+    # (a connection can be both silenced and then dropped before the client gives up on it, so
+    # count connections, not faults: every connection after the first followed a Reconnect; the
+    # four forced faults, 1-2 s apart, end at least four connections)
+    assert check.kinds["Reconnect"] >= server.stats["connections"] - 1
+    assert server.stats["connections"] >= 5
     assert check.kinds["Connected"] == server.stats["connections"]
     # nothing escaped the socket thread; all errors are reports
     assert not [e for e in check.errors if e.where == "internal"]
