@@ -18,6 +18,7 @@ from ofi._core.book cimport OrderBook, Side
 from ofi._core.flow cimport (VARIANT_CKS, VARIANT_CCZ, bid_flow, ask_flow, level_ofi, IntervalAcc,
                              IntervalOut)
 from ofi._core.rolling cimport (
+    count_arg,
     Moments, moments_init, moments_free, moments_reset, moments_push, moments_zscore, OLS, OLSFit,
     ols_init, ols_free, ols_reset, ols_push, ols_fit, TimeSum, timesum_init, timesum_free,
     timesum_reset, timesum_push, timesum_advance,
@@ -33,15 +34,6 @@ cdef enum:
 
 
 from ofi._core.rolling import duration_ns
-
-
-cdef int count_arg(str name, object value, int minimum) except -1:
-    import numbers
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum \
-            or value > 2**31 - 1:
-        from ofi.errors import InvalidInputError
-        raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
 
 
 cdef int parse_variant(object variant) except -1:

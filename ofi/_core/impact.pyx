@@ -18,6 +18,7 @@ import numbers
 import numpy as np
 
 from ofi._core.rolling cimport (
+    count_arg, min_periods_arg,
     Moments, moments_init, moments_free, moments_push, moments_mean,
     OLS, OLSFit, ols_init, ols_free, ols_reset, ols_push, ols_fit, ols_store,
 )
@@ -536,12 +537,7 @@ cdef class KyleLambda:
         if window < need:
             raise InvalidInputError(f"window must be >= {need} with intercept={bool(intercept)}, "
                                     f"got {window!r}")
-        if min_periods is None:
-            min_periods = window
-        elif isinstance(min_periods, bool) or not isinstance(min_periods, numbers.Integral) \
-                or not (1 <= min_periods <= window):
-            raise InvalidInputError(f"min_periods must be an integer in [1, window={window}], "
-                                    f"got {min_periods!r}")
+        min_periods = min_periods_arg(min_periods, window, 1)
         if x == "sv":
             self.xkind = X_SV
         elif x == "sdv":
@@ -701,24 +697,6 @@ cdef class KyleLambda:
 
 
 # ------------------------------------------------------------------------- per-bar streaming
-cdef Py_ssize_t _window_arg(object window, object min_periods, Py_ssize_t minimum) except -1:
-    import numbers
-    if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < minimum:
-        raise InvalidInputError(f"window must be an integer >= {minimum}, got {window!r}")
-    return window
-
-
-cdef Py_ssize_t _min_periods_arg(object min_periods, Py_ssize_t window, Py_ssize_t minimum) except -1:
-    import numbers
-    if min_periods is None:
-        return window
-    if (isinstance(min_periods, bool) or not isinstance(min_periods, numbers.Integral)
-            or not minimum <= min_periods <= window):
-        raise InvalidInputError(f"min_periods must be an integer in [{minimum}, window={window}], "
-                                f"got {min_periods!r}")
-    return min_periods
-
-
 cdef inline int _check_price(double price, str name) except -1:
     if not (price > 0.0 and price < INFINITY):
         raise InvalidInputError(f"{name} must be a finite number > 0, got {price!r}")
@@ -738,8 +716,8 @@ cdef class HasbrouckLambda:
     cdef readonly bint intercept
 
     def __cinit__(self, window=20, intercept=True, *, min_periods=None):
-        self.window = _window_arg(window, min_periods, 2)
-        self.min_periods = _min_periods_arg(min_periods, self.window, 1)
+        self.window = count_arg("window", window, 2)
+        self.min_periods = min_periods_arg(min_periods, self.window, 1)
         self.intercept = bool(intercept)
         ols_init(&self.o, self.window)
         diff_init(&self.d, Y_LOGDIFF)
@@ -782,8 +760,8 @@ cdef class AmihudLambda:
     cdef readonly Py_ssize_t min_periods
 
     def __cinit__(self, window=20, *, min_periods=None):
-        self.window = _window_arg(window, min_periods, 1)
-        self.min_periods = _min_periods_arg(min_periods, self.window, 1)
+        self.window = count_arg("window", window, 1)
+        self.min_periods = min_periods_arg(min_periods, self.window, 1)
         moments_init(&self.m, self.window)
         diff_init(&self.d, Y_ABSLOGDIFF)
 
@@ -815,8 +793,8 @@ cdef class RollSpread:
     cdef bint positive_nan
 
     def __cinit__(self, window=20, *, when_positive="zero", min_periods=None):
-        self.window = _window_arg(window, min_periods, 2)
-        self.min_periods = _min_periods_arg(min_periods, self.window, 2)
+        self.window = count_arg("window", window, 2)
+        self.min_periods = min_periods_arg(min_periods, self.window, 2)
         if when_positive not in ("zero", "nan"):
             raise InvalidInputError(f"when_positive must be 'zero' or 'nan', got {when_positive!r}")
         self.positive_nan = when_positive == "nan"
@@ -849,8 +827,8 @@ cdef class CorwinSchultzSpread:
     cdef readonly Py_ssize_t min_periods
 
     def __cinit__(self, window=20, *, min_periods=None):
-        self.window = _window_arg(window, min_periods, 1)
-        self.min_periods = _min_periods_arg(min_periods, self.window, 1)
+        self.window = count_arg("window", window, 1)
+        self.min_periods = min_periods_arg(min_periods, self.window, 1)
         moments_init(&self.c.beta, self.window)
         self.c.has_prev = 0
         self.c.prev_high = self.c.prev_low = self.c.prev_hl2 = 0.0

@@ -12,6 +12,31 @@ from libc.stdlib cimport malloc, free, realloc
 from libc.math cimport NAN, sqrt, fabs
 
 
+# ---------------------------------------------------------------- configuration checks
+# Shared by the streaming classes' constructors (the core cannot import ofi.orderflow._validate).
+cdef inline Py_ssize_t count_arg(str name, object value, Py_ssize_t minimum) except -1:
+    """An int in [minimum, 2**31 - 1] (not a bool), or InvalidInputError naming it."""
+    import numbers
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum \
+            or value > 2**31 - 1:
+        from ofi.errors import InvalidInputError
+        raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+cdef inline Py_ssize_t min_periods_arg(object value, Py_ssize_t window, Py_ssize_t minimum) except -1:
+    """``min_periods``: ``window`` when None, else an int in [minimum, window]."""
+    import numbers
+    if value is None:
+        return window
+    if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+            or not minimum <= value <= window):
+        from ofi.errors import InvalidInputError
+        raise InvalidInputError(f"min_periods must be an integer in [{minimum}, window={window}], "
+                                f"got {value!r}")
+    return value
+
+
 # ---------------------------------------------------------------- mean / variance over n values
 ctypedef struct Moments:
     double* buf         # ring of the last `cap` values

@@ -45,10 +45,9 @@ ctypedef struct VpinOut:
 
 
 cdef inline int vpin_init(VpinState* s, double bucket_volume, Py_ssize_t n) except -1:
-    if not (bucket_volume > 0.0):
-        raise ValueError("bucket_volume must be > 0")
-    if n < 1:
-        raise ValueError("n must be >= 1")
+    if not (bucket_volume > 0.0) or n < 1:
+        from ofi.errors import InvalidInputError
+        raise InvalidInputError(f"bucket_volume must be > 0 and n >= 1, got {bucket_volume!r}, {n}")
     alloc_pair(&s.imb, &s.vol, n)
     s.bucket_volume = bucket_volume
     s.eps = 1e-9 * bucket_volume

@@ -13,7 +13,9 @@ from libc.math cimport NAN, INFINITY, erfc, sqrt
 import numpy as np
 
 from ofi._core.decode cimport Trade
-from ofi._core.rolling cimport Moments, moments_init, moments_free, moments_reset, moments_push, moments_var
+from ofi._core.rolling cimport (
+    Moments, moments_init, moments_free, moments_reset, moments_push, moments_var, count_arg,
+)
 from ofi._core.vpin cimport (
     VpinState, VpinOut, vpin_init, vpin_free, vpin_reset, vpin_add, vpin_progress,
 )
@@ -291,12 +293,15 @@ cdef double _positive(str name, object value) except? -1.0:
     return v
 
 
-cdef Py_ssize_t _count(str name, object value, Py_ssize_t minimum) except -1:
-    import numbers
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum \
-            or value > 2**31 - 1:
-        raise _bad(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
+cdef object _vector(str name, object x):
+    """x as a 1-D C-contiguous float64 array, or InvalidInputError naming it."""
+    try:
+        a = np.ascontiguousarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise _bad(f"{name} must be an array of numbers: {exc}") from None
+    if a.ndim != 1:
+        raise _bad(f"{name} must be 1-D, got shape {a.shape}")
+    return a
 
 
 @cython.final
@@ -353,7 +358,7 @@ cdef class VpinCalculator:
     def __init__(self, bucket_volume, n_buckets, classification="aggressor", *, sigma=None,
                  sigma_window=None, df=None):
         cdef double V = _positive("bucket_volume", bucket_volume)
-        cdef Py_ssize_t n = _count("n_buckets", n_buckets, 1)
+        cdef Py_ssize_t n = count_arg("n_buckets", n_buckets, 1)
         cdef int cls = _parse_classification(classification)
         cdef double sig = NAN
         cdef Py_ssize_t window = 0
@@ -369,7 +374,7 @@ cdef class VpinCalculator:
             if sigma is not None:
                 sig = _positive("sigma", sigma)
             else:
-                window = _count("sigma_window", sigma_window, 2)
+                window = count_arg("sigma_window", sigma_window, 2)
         elif sigma is not None or sigma_window is not None:
             raise _bad(f"sigma and sigma_window apply to classification 'bvc' or 'bvc_t', "
                        f"not {classification!r}")
@@ -588,12 +593,7 @@ cdef class VpinCalculator:
         return out
 
     cdef object _arr(self, str name, object x, Py_ssize_t n):
-        try:
-            a = np.ascontiguousarray(x, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise _bad(f"{name} must be an array of numbers: {exc}") from None
-        if a.ndim != 1:
-            raise _bad(f"{name} must be 1-D, got shape {a.shape}")
+        a = _vector(name, x)
         if a.shape[0] != n:
             raise _bad(f"arrays must have the same length, got {name}={a.shape[0]}, size/volume={n}")
         bad = ~np.isfinite(a)
@@ -603,12 +603,7 @@ cdef class VpinCalculator:
         return a
 
     cdef object _rows(self, str name, object x):
-        try:
-            a = np.ascontiguousarray(x, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise _bad(f"{name} must be an array of numbers: {exc}") from None
-        if a.ndim != 1:
-            raise _bad(f"{name} must be 1-D, got shape {a.shape}")
+        a = _vector(name, x)
         bad = ~((a >= 0.0) & (a <= self.max_volume))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])

@@ -94,3 +94,13 @@ def positive_float(name: str, value, *, allow_zero: bool = False) -> float:
         raise InvalidInputError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, "
                                 f"got {value!r}")
     return v
+
+
+def min_periods(value, window: int, *, minimum: int = 1) -> int:
+    """``min_periods`` of a rolling function: ``window`` when None, else an int in [minimum, window]."""
+    if value is None:
+        return window
+    mp = positive_int("min_periods", value, minimum=minimum)
+    if mp > window:
+        raise InvalidInputError(f"min_periods must be <= window={window}, got {value!r}")
+    return mp

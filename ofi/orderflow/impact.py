@@ -43,6 +43,7 @@ from ofi._core.impact import (
 )
 from ofi.errors import InvalidInputError
 from ofi.orderflow._validate import (
+    min_periods as _min_periods,
     duration_ns,
     float_array,
     int_array,
@@ -155,15 +156,6 @@ class CorwinSchultzResult:
 # ----------------------------------------------------------------------------------- helpers
 def _window(window, *, minimum: int) -> int:
     return positive_int("window", window, minimum=minimum)
-
-
-def _min_periods(min_periods, window: int, *, minimum: int = 1) -> int:
-    if min_periods is None:
-        return window
-    mp = positive_int("min_periods", min_periods, minimum=minimum)
-    if mp > window:
-        raise InvalidInputError(f"min_periods must be <= window={window}, got {min_periods!r}")
-    return mp
 
 
 def _prices(name: str, x, *, positive: bool) -> np.ndarray:

@@ -28,6 +28,7 @@ from ofi._core import rolling as _k
 from ofi._core.rolling import EwmMoments, RollingMoments, RollingOLS, TimeWindowSum
 from ofi.errors import InvalidInputError
 from ofi.orderflow._validate import (
+    min_periods as _min_periods,
     duration_ns,
     float_array,
     positive_int,
@@ -51,15 +52,6 @@ __all__ = [
     "EwmMoments",
     "TimeWindowSum",
 ]
-
-
-def _min_periods(min_periods, window: int, minimum: int = 1) -> int:
-    if min_periods is None:
-        return window
-    mp = positive_int("min_periods", min_periods, minimum=minimum)
-    if mp > window:
-        raise InvalidInputError(f"min_periods must be <= window={window}, got {min_periods!r}")
-    return mp
 
 
 def _ddof(ddof) -> int:

@@ -25,6 +25,7 @@ neutral value.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections import deque
 from dataclasses import dataclass
 
@@ -57,6 +58,16 @@ __all__ = [
 
 COMPONENTS = ("vpin", "ofi_z", "spread_z", "depth_imb", "trade_imb", "large_trade")
 DEFAULT_WEIGHTS = np.array([0.30, 0.20, 0.15, 0.10, 0.15, 0.10])
+
+
+def _quantile_sorted(s: list[float], q: float) -> float:
+    """``numpy.quantile(s, q)`` (linear method, numpy's own lerp) of an already sorted list."""
+    pos = q * (len(s) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(s) - 1)
+    a, b, t = s[lo], s[hi], pos - lo
+    d = b - a
+    return b - d * (1.0 - t) if t >= 0.5 else a + d * t
 
 
 def _weights(weights) -> np.ndarray:
@@ -174,6 +185,7 @@ class ToxicityIndex:
         self.large_trade_quantile = q
         self._sizes: deque[float] = deque(maxlen=positive_int("large_trade_history", large_trade_history,
                                                                minimum=2))
+        self._sorted: list[float] = []     # the same sizes, kept sorted: a quantile in O(1) per trade
         self._large: deque[bool] = deque(maxlen=positive_int("large_trade_horizon", large_trade_horizon))
         self._trades: deque[tuple[float, float]] = deque()
         self._buy = 0.0
@@ -213,9 +225,11 @@ class ToxicityIndex:
                 self._buy = math.fsum(s for s, d in self._trades if d > 0)
                 self._sell = math.fsum(s for s, d in self._trades if d < 0)
         if len(self._sizes) >= 20:
-            threshold = float(np.quantile(np.fromiter(self._sizes, float), self.large_trade_quantile))
-            self._large.append(size > threshold)
+            self._large.append(size > _quantile_sorted(self._sorted, self.large_trade_quantile))
+        if len(self._sizes) == self._sizes.maxlen:
+            del self._sorted[bisect_left(self._sorted, self._sizes[0])]
         self._sizes.append(size)
+        insort(self._sorted, size)
         return self.value
 
     # ---- reading

@@ -125,3 +125,20 @@ def test_bad_input():
         markouts([1], [1.0], [0.0], [0], [1.0], [S])
     with pytest.raises(InvalidInputError):
         MarkoutTracker([S]).add_trade(1, 100.0, 0)
+
+
+def test_large_trade_flag_uses_the_quantile_of_the_previous_sizes():
+    # the flag of trade i compares its size with numpy's quantile of the sizes before it (at most
+    # large_trade_history of them), computed here the slow way
+    from ofi.orderflow.toxicity import _quantile_sorted
+    rng = np.random.default_rng(11)
+    sizes = np.round(rng.exponential(size=400) * 10, 3)
+    tox = ToxicityIndex(large_trade_history=50, large_trade_horizon=1)
+    for i, size in enumerate(sizes):
+        tox.add_trade(Trade("BTCUSDT", 100.0, float(size), 1, 1, str(i), 1000))
+        prev = sizes[max(0, i - 50):i]
+        if len(prev) >= 20:
+            assert tox._large[-1] == (size > np.quantile(prev, 0.95)), i
+    for n, q in ((20, 0.95), (57, 0.5), (1000, 0.123)):
+        x = np.sort(rng.exponential(size=n))
+        assert _quantile_sorted(list(x), q) == np.quantile(x, q)
