@@ -159,18 +159,15 @@ cdef inline bint any_nan(const double* e, Py_ssize_t start, Py_ssize_t stop) noe
     return (s0 + s1 + s2 + s3) != 0.0 or s0 != s0 or s1 != s1 or s2 != s2 or s3 != s3
 
 
-cdef inline void l1_scan(const double* bp, const double* bq, const double* ap, const double* aq,
-                         Py_ssize_t start, Py_ssize_t stop, Py_ssize_t* n_valid,
-                         Py_ssize_t* n_bad) noexcept nogil:
-    """Count valid states (bid < ask, both sizes > 0) and malformed rows (a size NaN or negative,
-    a price infinite) in [start, stop), in one vectorisable pass."""
-    cdef Py_ssize_t i, ok = 0, bad = 0
+cdef inline Py_ssize_t l1_malformed(const double* bp, const double* bq, const double* ap,
+                                    const double* aq, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    """How many rows in [start, stop) are malformed (a size NaN or negative, a price infinite),
+    in one vectorisable pass."""
+    cdef Py_ssize_t i, bad = 0
     for i in range(start, stop):
-        ok += (bp[i] < ap[i]) & (bq[i] > 0.0) & (aq[i] > 0.0)
         bad += ((bq[i] < 0.0) | (aq[i] < 0.0) | (bq[i] != bq[i]) | (aq[i] != aq[i])
                 | (bp[i] - bp[i] != 0.0) & (bp[i] == bp[i]) | (ap[i] - ap[i] != 0.0) & (ap[i] == ap[i]))
-    n_valid[0] = ok
-    n_bad[0] = bad
+    return bad
 
 
 cdef enum:
@@ -236,7 +233,7 @@ def l1_events(const double[::1] bp, const double[::1] bq, const double[::1] ap,
 
     Returns (e, n_bad): n_bad > 0 means a malformed row (size NaN or < 0, price infinite) and e
     is not to be used; the caller finds and reports it."""
-    cdef Py_ssize_t n = bp.shape[0], done = 0, i, ok, bad = 0
+    cdef Py_ssize_t n = bp.shape[0], done = 0, bad = 0
     cdef bint use_reset = reset.shape[0] > 0
     if out is None:
         out = np.empty(n)
@@ -250,7 +247,7 @@ def l1_events(const double[::1] bp, const double[::1] bq, const double[::1] ap,
             else:
                 done = l1_blocks(&bp[0], &bq[0], &ap[0], &aq[0], &e[0], n, VARIANT_CCZ)
         if done < n:
-            l1_scan(&bp[0], &bq[0], &ap[0], &aq[0], done, n, &ok, &bad)
+            bad = l1_malformed(&bp[0], &bq[0], &ap[0], &aq[0], done, n)
             if bad == 0:
                 l1_chain(&bp[0], &bq[0], &ap[0], &aq[0], &e[0], done, n,
                          &reset[0] if use_reset else NULL, variant)
