@@ -13,6 +13,7 @@ from ofi.errors import (
     RateLimitError,
     SequenceGapError,
 )
+from ofi.features import FeatureConfig, FeatureEngine
 from ofi.frames import BookFrame, ControlFrame, Trade, TradeFrame, decode_frame
 from ofi.orderflow import KyleLambda, OrderFlowCalculator, ToxicityIndex, VpinCalculator
 from ofi.spec import InstrumentSpec
@@ -26,6 +27,8 @@ __all__ = [
     "VpinCalculator",
     "KyleLambda",
     "ToxicityIndex",
+    "FeatureEngine",
+    "FeatureConfig",
     "InstrumentSpec",
     "decode_frame",
     "BookFrame",

@@ -25,21 +25,20 @@ import io
 import os
 import re
 import struct
-import sys
-import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date as _date, datetime as _datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
 from ofi._core.decode import FrameDecoder
 from ofi.data.tape import (FLAG_BEGIN, FLAG_END, FLAG_RPI, FLAG_SNAPSHOT, KIND_BOOK, KIND_TRADE, TAPE_DTYPE,
                            empty_tape)
+from ofi._progress import Progress, Reporter as _Reporter
 from ofi.errors import ExchangeError, InvalidInputError, RateLimitError
 from ofi.spec import parse_step
 
@@ -63,9 +62,6 @@ __all__ = [
 BYBIT_TRADES_BASE_URL = "https://public.bybit.com"
 BYBIT_ORDERBOOK_BASE_URL = "https://quote-saver.bycsi.com"
 
-#: A progress argument: None/False (silent), True (a text line on stderr) or a callable
-#: ``progress(done_bytes, total_bytes_or_None)`` called after each chunk.
-Progress = Union[None, bool, Callable[[int, Union[int, None]], Any]]
 
 _DEFAULT_CHUNK_ROWS = 1 << 16
 _DEFAULT_CHUNK_LINES = 1 << 12
@@ -267,53 +263,6 @@ def download(source: str, dest: str | os.PathLike | None = None, *, symbol: str 
         finally:
             reporter.close()
     return target
-
-
-# ---- progress ------------------------------------------------------------------------------------
-
-class _Reporter:
-    """Progress to a callable or as one rewritten line on stderr (at most 5 updates a second)."""
-
-    def __init__(self, progress: Progress, label: str):
-        if progress is None or progress is False:
-            self._cb = None
-        elif progress is True:
-            self._cb = self._text
-        elif callable(progress):
-            self._cb = progress
-        else:
-            raise InvalidInputError(f"progress must be True, False, None or a callable, got {progress!r}")
-        self._label = label
-        self._total: int | None = None
-        self._done = 0
-        self._t0 = self._last = 0.0
-
-    def start(self, total: int | None) -> None:
-        self._total = total
-        self._t0 = time.monotonic()
-
-    def update(self, done: int) -> None:
-        self._done = done
-        if self._cb is not None:
-            self._cb(done, self._total)
-
-    def _text(self, done: int, total: int | None, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self._last < 0.2:
-            return
-        self._last = now
-        rate = done / max(now - self._t0, 1e-9) / 1e6
-        if total:
-            msg = (f"{self._label}: {done / 1e6:8.1f} / {total / 1e6:.1f} MB {100.0 * done / total:5.1f}% "
-                   f"{rate:6.1f} MB/s")
-        else:
-            msg = f"{self._label}: {done / 1e6:8.1f} MB {rate:6.1f} MB/s"
-        sys.stderr.write("\r" + msg + ("\n" if final else ""))
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self._cb == self._text:
-            self._text(self._done, self._total, final=True)
 
 
 # ---- reading files -------------------------------------------------------------------------------
