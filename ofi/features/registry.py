@@ -1,5 +1,5 @@
 """The feature registry: every feature's name, family, unit, definition and warm-up, in the order of
-the engine's vector. ``docs/features.md`` is generated from it (``python -m ofi.features.registry``),
+the engine's vector. ``docs/features.md`` is generated from it (``python -m ofi.features > docs/features.md``),
 and the kernel's slot order is checked against it by the tests.
 
 Conventions used in the definitions
@@ -235,7 +235,7 @@ def markdown_table(config: FeatureConfig | None = None) -> str:
     lines = [
         "# Features",
         "",
-        "Generated from `ofi/features/registry.py` by `python -m ofi.features.registry > docs/features.md`;",
+        "Generated from `ofi/features/registry.py` by `python -m ofi.features > docs/features.md`;",
         "a test regenerates it and fails when the two disagree. "
         f"{len(specs)} features for the default `FeatureConfig` (hash `{c.hash}`).",
         "",
@@ -255,7 +255,3 @@ def markdown_table(config: FeatureConfig | None = None) -> str:
         defin = s.definition.replace("|", "\\|")
         lines.append(f"| {i} | `{s.name}` | {s.family} | {s.unit} | {defin} | {s.warmup} |")
     return "\n".join(lines) + "\n"
-
-
-if __name__ == "__main__":
-    sys.stdout.write(markdown_table())
