@@ -1198,16 +1198,17 @@ cdef class FeatureKernel:
         o = &out[0, 0]
         with nogil:
             while i < stop:
-                if r >= cap:
-                    err = -102
-                    err_row = i
-                    break
                 if rows[i].kind == KIND_BOOK:
                     jn = tape_message(rows, n, i, &src, &meta)
                     if jn < 0:
                         err = -100
                         err_row = i
                         break
+                if r >= cap:
+                    err = -102
+                    err_row = i
+                    break
+                if rows[i].kind == KIND_BOOK:
                     st = book.apply_message(&src, &meta)
                     if st == ST_NOMEM or st == ST_BAD_SIZE:
                         err = st
