@@ -196,9 +196,13 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     # Pass 2: the same stream in receive order, reading the book after each message and feeding
     # the order-flow measures (OFI on 1-second intervals, VPIN on ~200 buckets of the volume).
+    from ofi.features import FeatureEngine
     from ofi.orderflow import OrderFlowCalculator, VpinCalculator
 
     book2 = OrderBook(market.symbol, tick_size=tick)
+    engine = FeatureEngine()
+    fv = None
+    extract_ns = n_extract = 0
     calc = OrderFlowCalculator(interval=1_000_000_000, impact_window=100_000)
     n_vpin = 50
     vpin = VpinCalculator(bucket_volume=max(total_volume / 200.0, 1e-9), n_buckets=n_vpin)
@@ -211,7 +215,14 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for f in frames:
         try:
             if f.kind == "book":
-                book2.apply_frame(f.raw, f.ts_local)
+                try:
+                    book2.apply_frame(f.raw, f.ts_local)
+                finally:
+                    engine.update_orderbook(book2)     # also after a gap: features go NaN until resync
+                t1 = time.perf_counter_ns()
+                fv = engine.extract_features(book2)
+                extract_ns += time.perf_counter_ns() - t1
+                n_extract += 1
                 calc.update(book2)
                 bt, at = book2.best_bid_ticks(), book2.best_ask_ticks()
                 if bt is not None and at is not None:
@@ -220,6 +231,7 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     mids.append(book2.mid_price())
             else:
                 for tr in Trade.from_frame(f.raw, tick, f.ts_local):
+                    engine.update_trade(tr)
                     v = vpin.add_trade(tr)
                     if v is not None:
                         vpins.append(v)
@@ -287,6 +299,13 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         w(
             f"  VPIN            mean {np.mean(vpins):.3f}, last {vpins[-1]:.3f} ({len(vpins)} values, "
             f"{vpin.buckets} buckets of {vpin.bucket_volume:,.3f}, window {n_vpin})\n"
+        )
+    if fv is not None:
+        shown = ("ofi_10s", "trade_imbalance_1m", "realized_vol_1m", "spread_zscore", "rsi_14")
+        w(
+            f"  features        {int(fv.valid.sum())} of {len(fv)} defined at the end, extract_features "
+            f"{extract_ns / max(n_extract, 1) / 1e3:.2f} us per call; "
+            + ", ".join(f"{k} {fv[k]:.3g}" for k in shown) + "\n"
         )
     w(
         f"  throughput      {_rate(n_msgs, total_ns / 1e9)}msg/s overall; apply_frame "
