@@ -432,6 +432,8 @@ cdef class FeatureKernel:
     cdef Moments amihud_m
     cdef Moments park_m
     cdef Moments boll_m
+    cdef double boll_anchor     # first close of the history: the window holds close - anchor, so
+                                # prices of ~1e6 ticks keep full precision in the moments
     cdef OLS kyle
     cdef Ema ema_f
     cdef Ema ema_s
@@ -692,7 +694,9 @@ cdef class FeatureKernel:
                 moments_push(&self.park_m, x * x)
             ema_push(&self.ema_f, close)
             ema_push(&self.ema_s, close)
-            moments_push(&self.boll_m, close)
+            if self.boll_m.count == 0:
+                self.boll_anchor = close
+            moments_push(&self.boll_m, close - self.boll_anchor)
             self.closes[self.closes_head] = close
             self.closes_head += 1
             if self.closes_head == self.momentum_long + 1:
@@ -1110,7 +1114,7 @@ cdef class FeatureKernel:
         if hv:
             out[j] = ema_cross(&self.ema_f, &self.ema_s, self.ema_slow)
             out[j + 1] = rsi_value(&self.rsi)
-            out[j + 2] = (0.5 * moments_zscore(&self.boll_m, self.prev_close, 1)
+            out[j + 2] = (0.5 * moments_zscore(&self.boll_m, self.prev_close - self.boll_anchor, 1)
                           if self.boll_m.count == self.boll_m.cap else NAN)
             out[j + 3] = self._momentum(self.momentum_short)
             out[j + 4] = self._momentum(self.momentum_long)
@@ -1316,12 +1320,13 @@ def bollinger_series(const double[::1] x, Py_ssize_t period):
     cdef Moments m
     out = np.empty(n, dtype=np.float64)
     cdef double[::1] o = out
+    cdef double anchor = x[0] if n > 0 else 0.0     # as in the kernel: full precision at large prices
     moments_init(&m, period)
     try:
         with nogil:
             for i in range(n):
-                moments_push(&m, x[i])
-                o[i] = 0.5 * moments_zscore(&m, x[i], 1) if m.count == m.cap else NAN
+                moments_push(&m, x[i] - anchor)
+                o[i] = 0.5 * moments_zscore(&m, x[i] - anchor, 1) if m.count == m.cap else NAN
     finally:
         moments_free(&m)
     return out

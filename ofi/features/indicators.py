@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ofi._core.features import bollinger_series, ema_crossover_series, ema_series, rsi_series
+from ofi.errors import InvalidInputError
 from ofi.orderflow._validate import float_array, positive_int
 
 __all__ = ["ema", "ema_crossover_bps", "rsi", "bollinger_position", "momentum_bps"]
@@ -42,11 +43,13 @@ def bollinger_position(x, period: int = 20) -> np.ndarray:
 
 
 def momentum_bps(x, n: int = 10) -> np.ndarray:
-    """1e4 ln(x[i] / x[i - n]); NaN before index n."""
+    """1e4 ln(x[i] / x[i - n]); NaN before index n. Prices must be > 0."""
     arr = float_array("x", x)
     n = positive_int("n", n)
+    if arr.size and not (arr > 0).all():
+        i = int(np.flatnonzero(~(arr > 0))[0])
+        raise InvalidInputError(f"x must be > 0 for a log return, got {arr[i]!r} at index {i}")
     out = np.full(len(arr), np.nan)
     if len(arr) > n:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[n:] = 1e4 * np.log(arr[n:] / arr[:-n])
+        out[n:] = 1e4 * np.log(arr[n:] / arr[:-n])
     return out

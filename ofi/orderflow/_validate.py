@@ -20,9 +20,12 @@ def float_array(name: str, x, *, ndim: int | tuple[int, ...] = 1, finite: bool =
     if x is None:
         raise InvalidInputError(f"{name} must be an array of numbers, got None")
     try:
-        arr = np.ascontiguousarray(x, dtype=np.float64)
+        # asarray first: ascontiguousarray would turn a scalar into a 1-element array
+        arr = np.ascontiguousarray(np.asarray(x, dtype=np.float64))
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"{name} must be an array of numbers: {exc}") from None
+    if np.ndim(x) == 0:
+        arr = arr.reshape(())
     dims = (ndim,) if isinstance(ndim, int) else ndim
     if arr.ndim not in dims:
         raise InvalidInputError(f"{name} must be {' or '.join(f'{d}-D' for d in dims)}, "
