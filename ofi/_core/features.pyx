@@ -24,6 +24,7 @@ from ofi._core.rolling cimport (Moments, moments_init, moments_free, moments_res
                                 ols_free, ols_reset, ols_push, ols_fit)
 from ofi._core.flow cimport level_ofi, VARIANT_CKS
 from ofi._core.vpin cimport VpinState, vpin_init, vpin_free, vpin_add, vpin_reset
+from ofi._core.vpin import MAX_BUCKETS_PER_ROW
 from ofi.errors import InvalidInputError
 
 cnp.import_array()
@@ -66,11 +67,14 @@ DEF A_COLS = 5
 # Row indices are absolute (a row keeps its index while it lives; slot = index & (cap - 1)), so a
 # window is just [tail[h], head). The row before tail[h] is kept too: it is the state at now - h.
 # Sums are add/subtract, recomputed exactly once as many rows have left as the window holds
-# (amortised O(1)), and zeroed exactly when a window empties.
+# (amortised O(1)), and zeroed exactly when a window empties. The add/subtract is compensated
+# (Neumaier): what a large value that has since left would round away is kept in `comp`, so a
+# window of small values after an outlier still sums to them.
 ctypedef struct Ring:
     int64_t* ts
     double* v
     double* sum          # NH x C
+    double* comp         # NH x C compensation terms; a window's sum is sum + comp
     Py_ssize_t C
     Py_ssize_t cap
     int64_t head
@@ -87,7 +91,8 @@ cdef int ring_init(Ring* r, Py_ssize_t C, const int64_t* widths) except -1:
     r.cap = 256
     r.ts = <int64_t*>malloc(r.cap * sizeof(int64_t))
     r.v = <double*>malloc(r.cap * C * sizeof(double))
-    r.sum = <double*>calloc(NH * C, sizeof(double))
+    r.sum = <double*>calloc(2 * NH * C, sizeof(double))
+    r.comp = r.sum + NH * C if r.sum != NULL else NULL
     if r.ts == NULL or r.v == NULL or r.sum == NULL:
         ring_free(r)
         raise MemoryError()
@@ -105,6 +110,7 @@ cdef void ring_free(Ring* r) noexcept nogil:
     r.ts = NULL
     r.v = NULL
     r.sum = NULL
+    r.comp = NULL
 
 
 cdef void ring_reset(Ring* r) noexcept nogil:
@@ -114,7 +120,28 @@ cdef void ring_reset(Ring* r) noexcept nogil:
     for h in range(NH):
         r.tail[h] = r.head
         r.since[h] = 0
-    memset(r.sum, 0, NH * r.C * sizeof(double))
+    memset(r.sum, 0, 2 * NH * r.C * sizeof(double))
+
+
+cdef inline void neu_add(double* s, double* c, double x) noexcept nogil:
+    cdef double t = s[0] + x
+    if fabs(s[0]) >= fabs(x):
+        c[0] += (s[0] - t) + x
+    else:
+        c[0] += (x - t) + s[0]
+    s[0] = t
+
+
+cdef inline double ring_sum(const Ring* r, int h, Py_ssize_t c) noexcept nogil:
+    return r.sum[h * r.C + c] + r.comp[h * r.C + c]
+
+
+cdef inline double* ring_totals(const Ring* r, int h, double* out) noexcept nogil:
+    """The window's C sums (sum + compensation) into out; returns out."""
+    cdef Py_ssize_t c
+    for c in range(r.C):
+        out[c] = r.sum[h * r.C + c] + r.comp[h * r.C + c]
+    return out
 
 
 cdef inline double* ring_row(const Ring* r, int64_t i) noexcept nogil:
@@ -154,7 +181,7 @@ cdef int ring_push(Ring* r, int64_t ts, const double* row) noexcept nogil:
     memcpy(dst, row, C * sizeof(double))
     for h in range(NH):
         for c in range(C):
-            r.sum[h * C + c] += row[c]
+            neu_add(&r.sum[h * C + c], &r.comp[h * C + c], row[c])
     r.head += 1
     return 0
 
@@ -164,15 +191,17 @@ cdef void ring_advance(Ring* r, int64_t now) noexcept nogil:
     cdef Py_ssize_t c, C = r.C
     cdef int64_t cutoff, i, t
     cdef double* s
+    cdef double* k
     cdef double* row
     for h in range(NH):
         cutoff = now - r.width[h]
         t = r.tail[h]
         s = r.sum + h * C
+        k = r.comp + h * C
         while t < r.head and r.ts[t & (r.cap - 1)] <= cutoff:
             row = ring_row(r, t)
             for c in range(C):
-                s[c] -= row[c]
+                neu_add(&s[c], &k[c], -row[c])
             t += 1
             r.since[h] += 1
         if t == r.tail[h]:
@@ -180,13 +209,15 @@ cdef void ring_advance(Ring* r, int64_t now) noexcept nogil:
         r.tail[h] = t
         if t == r.head:
             memset(s, 0, C * sizeof(double))
+            memset(k, 0, C * sizeof(double))
             r.since[h] = 0
         elif r.since[h] >= r.head - t:
             memset(s, 0, C * sizeof(double))
+            memset(k, 0, C * sizeof(double))
             for i in range(t, r.head):
                 row = ring_row(r, i)
                 for c in range(C):
-                    s[c] += row[c]
+                    neu_add(&s[c], &k[c], row[c])
             r.since[h] = 0
     # widths increase, so the last window's tail is the smallest; keep the row before it
     t = r.tail[NH - 1] - 1
@@ -275,6 +306,76 @@ cdef inline double sorted_quantile(const SortedWin* w, double q) noexcept nogil:
     if lo + 1 >= w.count:
         return w.srt[w.count - 1]
     return w.srt[lo] + frac * (w.srt[lo + 1] - w.srt[lo])
+
+
+# ------------------------------------------------------------------------------------ Roll pairs
+# Trade price changes are whole ticks, so the autocovariance is kept in exact integer sums and
+# rounded once: a zero covariance is exactly 0 (a float residue of -1e-16 would read as a spread of
+# 2e-8 ticks after the square root). Exact while |dp| < 2^18 and the window <= 4096 pairs (every
+# sum and n * sum_xy stays below 2^61); a pair with a larger change makes the value NaN while it is
+# in the window.
+DEF ROLL_BIG = 262144      # 2^18
+ROLL_MAX_WINDOW = 4096
+
+ctypedef struct RollPairs:
+    int64_t* x
+    int64_t* y
+    Py_ssize_t cap
+    Py_ssize_t count
+    Py_ssize_t head
+    Py_ssize_t big           # pairs in the window with |dx| or |dy| >= 2^18 (not in the sums)
+    int64_t sx
+    int64_t sy
+    int64_t sxy
+
+
+cdef inline bint roll_small(int64_t a, int64_t b) noexcept nogil:
+    return -ROLL_BIG < a < ROLL_BIG and -ROLL_BIG < b < ROLL_BIG
+
+
+cdef void roll_reset(RollPairs* r) noexcept nogil:
+    r.count = 0
+    r.head = 0
+    r.big = 0
+    r.sx = 0
+    r.sy = 0
+    r.sxy = 0
+
+
+cdef void roll_push(RollPairs* r, int64_t a, int64_t b) noexcept nogil:
+    cdef int64_t oa, ob
+    if r.count == r.cap:
+        oa = r.x[r.head]
+        ob = r.y[r.head]
+        if roll_small(oa, ob):
+            r.sx -= oa
+            r.sy -= ob
+            r.sxy -= oa * ob
+        else:
+            r.big -= 1
+        r.count -= 1
+    r.x[r.head] = a
+    r.y[r.head] = b
+    if roll_small(a, b):
+        r.sx += a
+        r.sy += b
+        r.sxy += a * b
+    else:
+        r.big += 1
+    r.count += 1
+    r.head += 1
+    if r.head == r.cap:
+        r.head = 0
+
+
+cdef inline double roll_spread(const RollPairs* r) noexcept nogil:
+    """2 sqrt(max(0, -cov)) in ticks over a full window, NaN otherwise."""
+    cdef int64_t n = r.count
+    cdef double cov
+    if n < r.cap or r.big > 0:
+        return NAN
+    cov = <double>(n * r.sxy - r.sx * r.sy) / <double>(n * (n - 1))
+    return 2.0 * sqrt(-cov) if cov < 0.0 else 0.0
 
 
 # ------------------------------------------------------------------------------------ indicators
@@ -408,6 +509,7 @@ cdef class FeatureKernel:
     cdef double* lv            # 8 L: previous bp, bq, ap, aq, current bp, bq, ap, aq
     cdef double* e             # L level OFIs of the latest state, then L scratch
     cdef double* row           # scratch ring row
+    cdef double* tot           # scratch window totals of the book ring
     cdef double prev_mid
     cdef double last_spread
     cdef double last_spread_change
@@ -452,8 +554,8 @@ cdef class FeatureKernel:
     # trades
     cdef bint has_trade
     cdef bint has_dp
-    cdef double last_tprice
-    cdef double last_dp
+    cdef int64_t last_tprice
+    cdef int64_t last_dp
     cdef int64_t last_trade_t
     cdef SortedWin sizes
     cdef SortedWin vpins
@@ -462,7 +564,8 @@ cdef class FeatureKernel:
     cdef Py_ssize_t large_head
     cdef Py_ssize_t large_count
     cdef VpinState vp
-    cdef OLS roll
+    cdef double max_trade       # a larger trade would complete more than 1e9 VPIN buckets
+    cdef RollPairs roll
     cdef double last_latency
 
     def __cinit__(self, int orderbook_levels, double vpin_bucket_size, Py_ssize_t vpin_num_buckets,
@@ -479,7 +582,8 @@ cdef class FeatureKernel:
         if L < 3 or len(horizons_ns) != NH or bar_ns <= 0 or ema_slow <= ema_fast or ema_fast < 1 \
                 or momentum_long <= momentum_short or momentum_short < 1 or rsi_period < 1 \
                 or min(history_window, spread_window, zscore_bars, vol_bars, bollinger_period, pca_min_bars) < 2 \
-                or min(impact_bars, roll_window) < 3 or large_trade_horizon < 1 or len(toxicity_weights) != 6:
+                or min(impact_bars, roll_window) < 3 or roll_window > ROLL_MAX_WINDOW or large_trade_horizon < 1 \
+                or len(toxicity_weights) != 6:
             raise InvalidInputError("FeatureKernel: invalid configuration (build it from a FeatureConfig)")
         self.L = L
         self.k2 = min(5, L - 1)
@@ -513,12 +617,17 @@ cdef class FeatureKernel:
         self.lv = <double*>malloc(8 * L * sizeof(double))
         self.e = <double*>malloc(2 * L * sizeof(double))
         self.row = <double*>malloc((B_LEVELS + L) * sizeof(double))
+        self.tot = <double*>malloc((B_LEVELS + L) * sizeof(double))
         self.bar_em = <double*>malloc(L * sizeof(double))
         self.closes = <double*>malloc((momentum_long + 1) * sizeof(double))
         self.pca_s = <double*>malloc((3 * L + 2 * L * L) * sizeof(double))
         self.large_ring = <int8_t*>malloc(large_trade_horizon * sizeof(int8_t))
-        if (self.lv == NULL or self.e == NULL or self.row == NULL or self.bar_em == NULL
-                or self.closes == NULL or self.pca_s == NULL or self.large_ring == NULL):
+        self.roll.x = <int64_t*>malloc(roll_window * sizeof(int64_t))
+        self.roll.y = <int64_t*>malloc(roll_window * sizeof(int64_t))
+        self.roll.cap = roll_window
+        if (self.lv == NULL or self.e == NULL or self.row == NULL or self.tot == NULL or self.bar_em == NULL
+                or self.closes == NULL or self.pca_s == NULL or self.large_ring == NULL
+                or self.roll.x == NULL or self.roll.y == NULL):
             raise MemoryError()
         self.pca_S = self.pca_s + L
         self.w = self.pca_S + L * L
@@ -537,20 +646,23 @@ cdef class FeatureKernel:
         moments_init(&self.park_m, vol_bars)
         moments_init(&self.boll_m, bollinger_period)
         ols_init(&self.kyle, impact_bars)
-        ols_init(&self.roll, roll_window)
         sorted_init(&self.sizes, history_window)
         sorted_init(&self.vpins, history_window)
         vpin_init(&self.vp, vpin_bucket_size, vpin_num_buckets)
+        self.max_trade = MAX_BUCKETS_PER_ROW * vpin_bucket_size
         self.reset()
 
     def __dealloc__(self):
         free(self.lv)
         free(self.e)
         free(self.row)
+        free(self.tot)
         free(self.bar_em)
         free(self.closes)
         free(self.pca_s)
         free(self.large_ring)
+        free(self.roll.x)
+        free(self.roll.y)
         ring_free(&self.bring)
         ring_free(&self.tring)
         ring_free(&self.aring)
@@ -560,7 +672,6 @@ cdef class FeatureKernel:
         moments_free(&self.park_m)
         moments_free(&self.boll_m)
         ols_free(&self.kyle)
-        ols_free(&self.roll)
         sorted_free(&self.sizes)
         sorted_free(&self.vpins)
         vpin_free(&self.vp)
@@ -588,8 +699,8 @@ cdef class FeatureKernel:
         self.w_ok = False
         self.has_trade = False
         self.has_dp = False
-        self.last_tprice = NAN
-        self.last_dp = NAN
+        self.last_tprice = 0
+        self.last_dp = 0
         self.last_trade_t = 0
         self.sizes.count = 0
         self.sizes.head = 0
@@ -600,7 +711,7 @@ cdef class FeatureKernel:
         for i in range(self.large_n):
             self.large_ring[i] = -1       # not evaluated
         vpin_reset(&self.vp)
-        ols_reset(&self.roll)
+        roll_reset(&self.roll)
         self.last_latency = NAN
 
     # ---------------------------------------------------------------- state changes (C)
@@ -714,6 +825,8 @@ cdef class FeatureKernel:
     cdef void _clock(self, int64_t t) noexcept nogil:
         cdef int64_t k, j, m
         if not self.started:
+            if t == 0:          # no time at all (e.g. a message rejected before any snapshot)
+                return
             self.started = True
             self.now = t
             self.start = t
@@ -763,8 +876,9 @@ cdef class FeatureKernel:
         cdef double mid, spread, em, d1, dm, r, x
         cdef double* row = self.row
         self._clock(b.t)
-        self.any_book = True
-        self.last_book_t = self.now
+        if self.started:            # a book message without any time has no "when"
+            self.any_book = True
+            self.last_book_t = self.now
         lv_new = b.levels_applied - self.levels_seen
         if lv_new < 0:
             lv_new = 0
@@ -840,10 +954,14 @@ cdef class FeatureKernel:
 
     cdef int _on_trade(self, int64_t price_ticks, double size, int side, int64_t ts_exch,
                        int64_t ts_local) noexcept nogil:
-        """One trade (size finite >= 0, side +1 / -1, checked by the caller); -1 when out of memory."""
+        """One trade (size finite >= 0, side +1 / -1, checked by the caller); -1 when out of memory,
+        -2 (nothing changed) for a size that would complete more than 1e9 VPIN buckets."""
         cdef double row[T_COLS]
-        cdef double price = <double>price_ticks, dp, signed = side * size
+        cdef double price = <double>price_ticks, signed = side * size
+        cdef int64_t dp
         cdef int8_t large
+        if size > self.max_trade:
+            return -2
         self._clock(ts_local if ts_local != 0 else ts_exch)
         row[T_SIGNED] = signed
         row[T_VOL] = size
@@ -864,12 +982,12 @@ cdef class FeatureKernel:
         if vpin_add(&self.vp, size, 1.0 if side > 0 else 0.0, 0, NULL) > 0 and not isnan(self.vp.vpin):
             sorted_push(&self.vpins, self.vp.vpin)
         if self.has_trade:
-            dp = price - self.last_tprice
+            dp = price_ticks - self.last_tprice
             if self.has_dp:
-                ols_push(&self.roll, self.last_dp, dp)
+                roll_push(&self.roll, self.last_dp, dp)
             self.last_dp = dp
             self.has_dp = True
-        self.last_tprice = price
+        self.last_tprice = price_ticks
         self.has_trade = True
         self.last_trade_t = self.now
         self.bar_signed += signed
@@ -896,6 +1014,7 @@ cdef class FeatureKernel:
         cdef double Da[3]
         cdef double sb, sa, spb, spa, cross, pbL, paL, mu, sigma, spread_z, tox, wsum
         cdef double comp[6]
+        cdef double tt[8]
         cdef double* s
         cdef double* prow
         cdef OLSFit f
@@ -977,7 +1096,7 @@ cdef class FeatureKernel:
         j += 7
         # ---- order flow
         for h in range(NH):
-            out[j] = self.bring.sum[h * self.bring.C + B_E1] if self._hist_warm(h) else NAN
+            out[j] = ring_sum(&self.bring, h, B_E1) if self._hist_warm(h) else NAN
             j += 1
         out[j] = self.last_e1 if hv and self.n_states >= 2 else NAN
         out[j + 1] = self.cum_ofi if hv and self.n_states >= 1 else NAN
@@ -991,10 +1110,10 @@ cdef class FeatureKernel:
             x = NAN
             if self._hist_warm(h) and sigma > 0.0:
                 n = <double>self.H[h] / <double>self.bar_ns
-                x = (self.bring.sum[h * self.bring.C + B_E1] - n * mu) / (sigma * sqrt(n))
+                x = (ring_sum(&self.bring, h, B_E1) - n * mu) / (sigma * sqrt(n))
             out[j] = x
             j += 1
-        s = self.bring.sum + 1 * self.bring.C
+        s = ring_totals(&self.bring, 1, self.tot)
         cnt = <double>ring_count(&self.bring, 1)
         if self._hist_warm(1) and cnt > 0:
             mean = s[B_D1] / cnt
@@ -1017,17 +1136,17 @@ cdef class FeatureKernel:
         j += 4
         # ---- trade flow
         for h in range(3):
-            out[j] = self.tring.sum[h * T_COLS + T_SIGNED] if self._engine_warm(h) else NAN
+            out[j] = ring_sum(&self.tring, h, T_SIGNED) if self._engine_warm(h) else NAN
             j += 1
         for h in range(1, 3):
-            s = self.tring.sum + h * T_COLS
+            s = ring_totals(&self.tring, h, tt)
             out[j] = s[T_SIGNED] / s[T_VOL] if self._engine_warm(h) and s[T_VOL] > 0.0 else NAN
             j += 1
         for h in range(1, 3):
-            out[j] = self.tring.sum[h * T_COLS + T_COUNT] if self._engine_warm(h) else NAN
+            out[j] = ring_sum(&self.tring, h, T_COUNT) if self._engine_warm(h) else NAN
             j += 1
-        out[j] = self.tring.sum[1 * T_COLS + T_COUNT] / self.Hs[1] if self._engine_warm(1) else NAN
-        s = self.tring.sum + 2 * T_COLS
+        out[j] = ring_sum(&self.tring, 1, T_COUNT) / self.Hs[1] if self._engine_warm(1) else NAN
+        s = ring_totals(&self.tring, 2, tt)
         out[j + 1] = s[T_VOL] / s[T_COUNT] if self._engine_warm(2) and s[T_COUNT] > 0.0 else NAN
         out[j + 2] = (1.0 if self.large_count > 0 else 0.0) if self.large_ring[0] >= 0 else NAN
         if bv and self._engine_warm(2) and s[T_VOL] > 0.0:
@@ -1035,7 +1154,7 @@ cdef class FeatureKernel:
             out[j + 3] = 1e4 * (m - x) / x
         else:
             out[j + 3] = NAN
-        out[j + 4] = 1e4 * (self.last_tprice - m) / m if bv and self.has_trade else NAN
+        out[j + 4] = 1e4 * (<double>self.last_tprice - m) / m if bv and self.has_trade else NAN
         out[j + 5] = (self.now - self.last_trade_t) / 1e9 if self.has_trade else NAN
         j += 6
         # ---- toxicity and impact
@@ -1050,11 +1169,7 @@ cdef class FeatureKernel:
             out[j + 2] = NAN
             out[j + 3] = NAN
         out[j + 4] = moments_mean(&self.amihud_m) if hv and self.amihud_m.count == self.amihud_m.cap else NAN
-        if self.roll.count == self.roll.cap:
-            x = self.roll.cxy / (self.roll.count - 1.0)
-            out[j + 5] = 2.0 * sqrt(-x) if x < 0.0 else 0.0
-        else:
-            out[j + 5] = NAN
+        out[j + 5] = roll_spread(&self.roll)
         # the toxicity index reads components computed elsewhere in the vector
         spread_z = NAN
         if hv and self.spread_m.count == self.spread_m.cap:
@@ -1081,7 +1196,7 @@ cdef class FeatureKernel:
         j += 7
         # ---- volatility
         for h in range(1, NH):
-            s = self.bring.sum + h * self.bring.C
+            s = ring_totals(&self.bring, h, self.tot)
             if self._hist_warm(h):
                 out[j] = sqrt(s[B_R2]) if s[B_RNZ] > 0.5 and s[B_R2] > 0.0 else 0.0
             else:
@@ -1122,7 +1237,7 @@ cdef class FeatureKernel:
             out[j] = out[j + 1] = out[j + 2] = out[j + 3] = out[j + 4] = NAN
         j += 5
         # ---- activity
-        s = self.aring.sum + 1 * A_COLS
+        s = ring_totals(&self.aring, 1, tt)
         if self._engine_warm(1):
             out[j] = s[A_COUNT] / self.Hs[1]
             out[j + 1] = s[A_BOOK] / self.Hs[1]
@@ -1130,7 +1245,7 @@ cdef class FeatureKernel:
         else:
             out[j] = out[j + 1] = out[j + 2] = NAN
         out[j + 3] = self.last_latency
-        s = self.aring.sum + 2 * A_COLS
+        s = ring_totals(&self.aring, 2, tt)
         out[j + 4] = s[A_LAT] / s[A_LATN] if self._engine_warm(2) and s[A_LATN] > 0.5 else NAN
         out[j + 5] = (self.now - self.last_book_t) / 1e9 if self.any_book else NAN
         j += 6
@@ -1154,8 +1269,15 @@ cdef class FeatureKernel:
 
     def update_trade(self, Trade trade not None):
         """Take one public trade."""
-        if self._on_trade(trade.price_ticks, trade.size, trade.side, trade.ts_exch, trade.ts_local) < 0:
+        cdef int rc = self._on_trade(trade.price_ticks, trade.size, trade.side, trade.ts_exch, trade.ts_local)
+        if rc == -2:
+            raise InvalidInputError(self._huge(trade.size))
+        if rc < 0:
             raise MemoryError()
+
+    def _huge(self, size):
+        return (f"trade size {size!r} would fill more than {MAX_BUCKETS_PER_ROW:.0e} VPIN buckets of "
+                f"vpin_bucket_size={self.vp.bucket_volume!r}; trade refused")
 
     def extract_into(self, OrderBook book not None, double[::1] out not None):
         """Write the vector for ``book`` and the current state into ``out`` (length N_FEATURE_SLOTS)."""
@@ -1230,9 +1352,10 @@ cdef class FeatureKernel:
                         err = -101
                         err_row = i
                         break
-                    if self._on_trade(rows[i].price_ticks, rows[i].size, rows[i].side, rows[i].ts_exch,
-                                      rows[i].ts_local) < 0:
-                        err = ST_NOMEM
+                    st = self._on_trade(rows[i].price_ticks, rows[i].size, rows[i].side, rows[i].ts_exch,
+                                        rows[i].ts_local)
+                    if st < 0:
+                        err = ST_NOMEM if st == -1 else -104
                         err_row = i
                         break
                     kind_out[r] = KIND_TRADE
@@ -1253,6 +1376,8 @@ cdef class FeatureKernel:
                                     f"got side {rows[err_row].side}, size {rows[err_row].size}")
         if err == -102:
             raise InvalidInputError("transform_into: output rows exhausted")
+        if err == -104:
+            raise InvalidInputError(f"tape row {err_row}: {self._huge(rows[err_row].size)}")
         if err == -103:
             raise InvalidInputError(f"tape row {err_row}: unknown kind {rows[err_row].kind}")
         if err == ST_NOMEM:

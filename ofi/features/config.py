@@ -51,7 +51,7 @@ class FeatureConfig:
     zscore_bars, impact_bars, vol_bars : int
         Bars in the OFI z-score statistics, in Kyle's lambda / Amihud, and in Parkinson volatility.
     roll_window : int
-        Trade-price changes in the Roll spread's autocovariance.
+        Pairs of trade-price changes in the Roll spread's autocovariance (3 to 4096).
     large_trade_quantile : float
         A trade is large when its size exceeds this quantile of the previous ``history_window`` sizes.
     large_trade_horizon : int
@@ -96,6 +96,9 @@ class FeatureConfig:
             s(self, name, _int(name, getattr(self, name), 2))
         for name in ("impact_bars", "roll_window"):
             s(self, name, _int(name, getattr(self, name), 3))
+        if self.roll_window > 4096:
+            raise InvalidInputError(f"FeatureConfig.roll_window must be <= 4096 (exact integer sums), "
+                                    f"got {self.roll_window}")
         s(self, "ema_slow", _int("ema_slow", self.ema_slow, 2))
         if self.ema_slow <= self.ema_fast:
             raise InvalidInputError(f"FeatureConfig.ema_slow must be > ema_fast={self.ema_fast}, got {self.ema_slow}")

@@ -6,7 +6,8 @@ Conventions used in the definitions
 -----------------------------------
 * Event time t: an event's local receive time (``ts_local``), or its exchange time when the local
   time is 0; the engine's clock ``now`` is the largest event time seen (a stamp earlier than
-  ``now`` counts as ``now``). A time window of length h is right-closed: (now - h, now].
+  ``now`` counts as ``now``; an event with neither time does not start the clock). A time window
+  of length h is right-closed: (now - h, now].
 * Book levels: i = 1 is the best level; p^b_i, q^b_i (bids) and p^a_i, q^a_i (asks) in ticks and
   base units; mid m = (p^b_1 + p^a_1) / 2; L = ``orderbook_levels``; D^b_k = sum_{i<=k} q^b_i.
 * A *state* is the book after a book message that leaves it valid (snapshot received, not stale,
@@ -174,7 +175,9 @@ def feature_specs(config: FeatureConfig | None = None) -> list[FeatureSpec]:
         f"mean of |bar return| / bar volume over the last {c.impact_bars} bars with volume (Amihud 2002)",
         f"{c.impact_bars} bars with trades")
     add("roll_spread_ticks", "toxicity and impact", "ticks",
-        f"2 sqrt(max(0, -cov(dp_t, dp_t-1))) over the last {c.roll_window} pairs of trade price changes (Roll 1984)",
+        f"2 sqrt(max(0, -cov(dp_t, dp_t-1))) over the last {c.roll_window} pairs of trade price changes in ticks "
+        "(Roll 1984); the covariance (ddof 1) in exact integer sums, NaN while a change of 2^18 ticks or more is "
+        "in the window",
         f"{c.roll_window} pairs")
     add("toxicity_index", "toxicity and impact", "ratio in [0, 1]",
         f"ToxicityIndex's weighted mean of vpin, min(|ofi_zscore_{h1}| / 3, 1), min(max(spread_zscore, 0) / 3, 1), "
