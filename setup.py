@@ -33,7 +33,16 @@ else:
     COMPILE_ARGS = (["-O0", "-g"] if DEBUG else ["-O3", "-fno-trapping-math"]) + ["-ffp-contract=off"]
 
 # Every .pyx in ofi/_core must be listed here (tests/unit/test_build.py checks it).
-MODULES = ["decode", "book", "replay", "rolling", "flow", "vpin", "impact", "features"]
+MODULES = ["decode", "book", "replay", "rolling", "flow", "vpin", "impact", "features", "trees", "linear"]
+
+# Kernels with OpenMP loops (prange): parallel where the compiler has OpenMP, serial otherwise.
+OPENMP = {"trees"}
+if sys.platform == "win32":
+    OPENMP_ARGS, OPENMP_LINK = ["/openmp"], []
+elif sys.platform == "darwin":
+    OPENMP_ARGS, OPENMP_LINK = [], []          # Apple clang has no OpenMP: serial batches
+else:
+    OPENMP_ARGS, OPENMP_LINK = ["-fopenmp"], ["-fopenmp"]
 
 ONLY = [m for m in os.environ.get("OFI_BUILD_ONLY", "").split(",") if m]
 
@@ -43,7 +52,8 @@ EXTENSIONS = [
         [f"ofi/_core/{name}.pyx"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=COMPILE_ARGS,
+        extra_compile_args=COMPILE_ARGS + (OPENMP_ARGS if name in OPENMP else []),
+        extra_link_args=OPENMP_LINK if name in OPENMP else [],
     )
     for name in MODULES
     if not ONLY or name in ONLY

@@ -8,6 +8,7 @@ from __future__ import annotations
 __all__ = [
     "OfiError",
     "InvalidInputError",
+    "LeakageError",
     "BookIntegrityError",
     "SequenceGapError",
     "ExchangeError",
@@ -30,6 +31,28 @@ class InvalidInputError(OfiError, ValueError):
     The message names the argument (or the frame field), the value and what was expected.
     A rejected frame leaves every book untouched.
     """
+
+
+class LeakageError(InvalidInputError):
+    """Information from after a sample's time reaches it: a feature stamped after its sample
+    (``ofi.models.validation.check_point_in_time``) or a label window that ends before its sample.
+
+    Attributes
+    ----------
+    sample : int or None
+        Position of the first offending sample.
+    feature : int or None
+        Column of the first offending feature (None for a label check).
+    count : int or None
+        How many values (or labels) offend.
+    """
+
+    def __init__(self, message: str, *, sample: int | None = None, feature: int | None = None,
+                 count: int | None = None):
+        super().__init__(message)
+        self.sample = sample
+        self.feature = feature
+        self.count = count
 
 
 class BookIntegrityError(OfiError, RuntimeError):
@@ -110,3 +133,8 @@ class IpBanError(RateLimitError):
 
 class OfiWarning(UserWarning):
     """Base class of the warnings ofi emits (e.g. a recording cut off mid-write)."""
+
+
+class ModelFileError(InvalidInputError):
+    """A model file that cannot be trusted or used: unknown format, a checksum that does not match
+    (tampered or truncated), or feature names / a feature-config hash that differ from the engine's."""

@@ -1,0 +1,12 @@
+# The tree node of the compiled ensemble inference (ofi/_core/trees.pyx), shared with any kernel
+# that later evaluates a model inline (the backtester's model-driven strategy).
+from libc.stdint cimport int32_t
+
+# One split: go right iff x > thr, or x is NaN and nan_right. Every supported library's rule maps
+# onto it: scikit-learn and LightGBM split on x <= thr; XGBoost's x < t (in float32) becomes
+# x32 <= nextafterf(t, -inf); a padded node (an early leaf in a perfect tree) has thr = +inf and
+# nan_right = 0, so everything goes left.
+ctypedef struct TNode:
+    double thr
+    int32_t feat
+    int32_t nan_right
