@@ -9,6 +9,7 @@ __all__ = [
     "OfiError",
     "InvalidInputError",
     "LeakageError",
+    "ModelFileError",
     "BookIntegrityError",
     "SequenceGapError",
     "ExchangeError",

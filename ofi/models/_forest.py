@@ -195,6 +195,8 @@ def from_lightgbm(booster, n_features: int | None = None) -> ForestArrays:
                 raise InvalidInputError("LightGBM categorical splits are not supported")
             missing = node.get("missing_type", "None")
             thr = float(node["threshold"])
+            if abs(thr) >= 1e300:            # the dump writes thresholds beyond +-1e300 as +-1e300 (AvoidInf)
+                thr = math.copysign(math.inf, thr)
             if missing == "NaN":
                 nan_right = not node.get("default_left", True)
             elif missing == "None":
