@@ -249,11 +249,12 @@ def test_transform_ours(benchmark, long_tape):
 @pytest.mark.benchmark(group=GROUP_TRANSFORM)
 def test_transform_reftwin(benchmark, long_tape):
     from reference.features import ReferenceFeatureEngine
+    from ofi.data.tape import message_starts
     tick, tape = long_tape
-    cut = tape[:N_TWIN_EVENTS * 8]
+    cut = tape[:int(message_starts(tape)[N_TWIN_EVENTS])]      # whole messages only
     n_book = _n_book(cut)
 
-    ts, X = benchmark.pedantic(lambda: ReferenceFeatureEngine().run_tape(cut, tick), rounds=1)
+    ts, X, kind = benchmark.pedantic(lambda: ReferenceFeatureEngine().run_tape(cut, tick), rounds=1)
     assert X.shape[1] == 75
     record(benchmark, impl="reftwin", label="tests/reference twin run_tape (pure Python), a prefix",
            unit="book message", n_units=n_book, messages=n_book, levels=0)

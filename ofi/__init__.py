@@ -15,6 +15,7 @@ from ofi.errors import (
 )
 from ofi.features import FeatureConfig, FeatureEngine
 from ofi.frames import BookFrame, ControlFrame, Trade, TradeFrame, decode_frame
+from ofi.models import GradientBoostingModel, LogisticModel
 from ofi.orderflow import KyleLambda, OrderFlowCalculator, ToxicityIndex, VpinCalculator
 from ofi.spec import InstrumentSpec
 
@@ -29,6 +30,8 @@ __all__ = [
     "ToxicityIndex",
     "FeatureEngine",
     "FeatureConfig",
+    "GradientBoostingModel",
+    "LogisticModel",
     "InstrumentSpec",
     "decode_frame",
     "BookFrame",

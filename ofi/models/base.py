@@ -120,6 +120,7 @@ class CompiledModel:
         self.card: ModelCard | None = None
         self.classes_: np.ndarray | None = None
         self._names_ok = None          # the last FeatureVector.names object checked
+        self._k = 0                    # columns of predict_proba
 
     # ---- state
     @property
@@ -153,15 +154,22 @@ class CompiledModel:
         c = self._c
         if c is None:
             self._need_fitted()
+        if type(features) is np.ndarray and features.ndim == 1:
+            # the live path: one float64 row; proba_one checks dtype, contiguity and length itself
+            out = np.empty(self._k)
+            try:
+                c.proba_one(features, out)
+                return out
+            except InvalidInputError:
+                pass                    # coerce below (another dtype, a strided view), or say why
         names = getattr(features, "names", None)
         if names is not None and names is not self._names_ok:
             self._check_names(names)
         x = getattr(features, "values", features)
-        if type(x) is np.ndarray and x.ndim == 1 and x.dtype == np.float64 and x.flags.c_contiguous:
-            out = np.empty(c.n_classes)
-            c.proba_one(x, out)
-            return out
-        arr = np.asarray(x, dtype=np.float64)
+        try:
+            arr = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"features must be numbers: {exc}") from None
         if arr.ndim == 1:
             out = np.empty(c.n_classes)
             c.proba_one(np.ascontiguousarray(arr), out)

@@ -157,6 +157,7 @@ class GradientBoostingModel(CompiledModel):
         self.card = card
         self.classes_ = np.asarray(card.classes)
         self._names_ok = None
+        self._k = c.n_classes
 
     # ---- importers
     @classmethod

@@ -89,6 +89,7 @@ class LogisticModel(CompiledModel):
         self.card = card
         self.classes_ = np.asarray(card.classes)
         self._names_ok = None
+        self._k = c.n_classes
 
     @property
     def coef_(self) -> np.ndarray:
