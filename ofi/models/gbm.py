@@ -135,6 +135,12 @@ class GradientBoostingModel(CompiledModel):
             early_stopping=bool(self.early_stopping), validation_fraction=self.validation_fraction,
             n_iter_no_change=self.n_iter_no_change, class_weight=self.class_weight,
             random_state=self.random_state, categorical_features=None)
+        empty = np.isnan(arr).all(axis=0)
+        if empty.any():
+            # A column with no value at all (a feature never warm in this training window) cannot
+            # be split on; scikit-learn's binning fails on it, so it trains as a constant column.
+            arr = arr.copy()
+            arr[:, empty] = 0.0
         try:
             est.fit(arr, y, sample_weight=sample_weight)
         except ValueError as exc:

@@ -278,3 +278,15 @@ def test_boundaries():
         m.predict_proba(X, n_threads=0)
     with pytest.raises(InvalidInputError, match="inf"):
         LogisticModel().fit(np.where(X == X, X, np.inf), y)
+
+
+def test_a_feature_never_defined_in_training_does_not_break_it():
+    # e.g. ofi_5m in a training window shorter than 5 minutes: all NaN; scikit-learn's binning
+    # cannot handle such a column, the model trains with it constant and never splits on it
+    X, y = data(n=500)
+    X[:, 4] = np.nan
+    m = GradientBoostingModel().train(X, y, n_trees=10, max_depth=3)
+    assert 4 not in set(m._forest.feat[np.isfinite(m._forest.thr)].tolist())
+    row = X[0].copy()
+    row[4] = 123.0
+    np.testing.assert_array_equal(m.predict_proba(row), m.predict_proba(X[0]))
