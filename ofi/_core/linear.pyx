@@ -3,7 +3,7 @@ standardisation and a logistic or softmax link, in the operation order scikit-le
 SimpleImputer -> StandardScaler -> LogisticRegression pipeline uses."""
 cimport cython
 from libc.stdlib cimport malloc, free
-from libc.math cimport exp, NAN
+from ofi._core.links cimport sigmoid, softmax
 
 import numpy as np
 cimport numpy as cnp
@@ -74,7 +74,7 @@ cdef class Linear:
         cdef Py_ssize_t j, n = self.n_features
         cdef int k, K = self.n_outputs
         cdef double s[MAX_OUT]
-        cdef double z, mx, tot
+        cdef double z
         for k in range(K):
             s[k] = 0.0
         for j in range(n):
@@ -85,20 +85,12 @@ cdef class Linear:
             for k in range(K):
                 s[k] += z * self.coef[k * n + j]
         if K == 1:
-            out[1] = 1.0 / (1.0 + exp(-(s[0] + self.intercept[0])))
+            out[1] = sigmoid(s[0] + self.intercept[0])
             out[0] = 1.0 - out[1]
             return
-        mx = s[0] + self.intercept[0]
         for k in range(K):
             s[k] += self.intercept[k]
-            if s[k] > mx:
-                mx = s[k]
-        tot = 0.0
-        for k in range(K):
-            out[k] = exp(s[k] - mx)
-            tot += out[k]
-        for k in range(K):
-            out[k] /= tot
+        softmax(s, out, K)
 
     def proba_one(self, cnp.ndarray x, cnp.ndarray out):
         """One row (float64, C-contiguous) -> out (float64, length n_classes)."""

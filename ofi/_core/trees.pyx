@@ -23,6 +23,7 @@ import numpy as np
 cimport numpy as cnp
 
 from ofi._core.trees cimport TNode
+from ofi._core.links cimport sigmoid, softmax
 from ofi.errors import InvalidInputError
 
 cnp.import_array()
@@ -48,11 +49,6 @@ cdef inline int _check_vec(cnp.ndarray a, Py_ssize_t n, str name) except -1:
         raise InvalidInputError(f"{name} must be a C-contiguous float64 vector of length {n}, got "
                                 f"{a.dtype} shape {(<object>a).shape}")
     return 0
-
-
-cdef inline double sigmoid(double x) noexcept nogil:
-    # scipy.special.expit's formula (1 / (1 + exp(-x))), which scikit-learn uses
-    return 1.0 / (1.0 + exp(-x))
 
 
 cdef inline float sigmoidf(float x) noexcept nogil:
@@ -231,7 +227,7 @@ cdef class Forest:
         """Link applied to the raw scores of a prepared row: out[n_classes] (2 for logistic)."""
         cdef int k, K = self.n_outputs
         cdef double raw[MAX_OUT]
-        cdef double mx, s
+        cdef double s
         cdef float mxf, sf, pf
         cdef float ef[MAX_OUT]
         self._raw(x, raw)
@@ -261,16 +257,7 @@ cdef class Forest:
                 for k in range(K):
                     out[k] = ef[k] / sf
             else:
-                mx = raw[0]
-                for k in range(1, K):
-                    if raw[k] > mx:
-                        mx = raw[k]
-                s = 0.0
-                for k in range(K):
-                    out[k] = exp(raw[k] - mx)
-                    s += out[k]
-                for k in range(K):
-                    out[k] /= s
+                softmax(raw, out, K)
 
     @property
     def n_classes(self):

@@ -1,31 +1,6 @@
-"""Evaluation metrics in plain numpy (scikit-learn compatible; sklearn is not a dependency).
+"""Evaluation metrics in plain numpy, equal to ``sklearn.metrics`` where those are defined (which
+the tests check); see docs/metrics.md for the formulas and the deviations."""
+from ofi.metrics import classification
+from ofi.metrics.classification import *  # noqa: F401,F403
 
-See docs/metrics.md for the formulas and the deviations from ``sklearn.metrics``.
-"""
-from ofi.metrics.classification import (
-    CalibrationTable,
-    accuracy,
-    brier_score,
-    calibration_table,
-    classification_report,
-    confusion_matrix,
-    f1,
-    log_loss,
-    precision,
-    recall,
-    roc_auc,
-)
-
-__all__ = [
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "roc_auc",
-    "log_loss",
-    "brier_score",
-    "confusion_matrix",
-    "CalibrationTable",
-    "calibration_table",
-    "classification_report",
-]
+__all__ = list(classification.__all__)

@@ -142,12 +142,13 @@ def test_tampered_files_are_refused(tmp_path, gbm):
     assert load_model(j).is_fitted
 
 
-def test_a_pickled_array_is_never_loaded_even_with_valid_checksums(tmp_path, gbm):
+def _replace_arrays(tmp_path, gbm, edit):
+    """Save gbm, change its arrays with edit(dict), and re-seal both checksums (as a forger would)."""
     gbm.save(tmp_path / "m")
     j, z = tmp_path / "m.json", tmp_path / "m.npz"
     with np.load(z) as f:
         arrays = {k: f[k] for k in f.files}
-    arrays["thr"] = np.array([object()], dtype=object)           # would need pickle to read
+    edit(arrays)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     z.write_bytes(buf.getvalue())
@@ -157,25 +158,18 @@ def test_a_pickled_array_is_never_loaded_even_with_valid_checksums(tmp_path, gbm
         body = {k: v for k, v in d.items() if k != "checksum"}
         d["checksum"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     _rewrite(j, fix)
+    return j
+
+
+def test_a_pickled_array_is_never_loaded_even_with_valid_checksums(tmp_path, gbm):
+    j = _replace_arrays(tmp_path, gbm, lambda a: a.__setitem__("thr", np.array([object()], dtype=object)))
     with pytest.raises(ModelFileError):
         load_model(j)
 
 
 def test_invalid_structures_with_valid_checksums_are_refused(tmp_path, gbm):
-    gbm.save(tmp_path / "m")
-    j, z = tmp_path / "m.json", tmp_path / "m.npz"
-    with np.load(z) as f:
-        arrays = {k: f[k] for k in f.files}
-    arrays["feat"] = arrays["feat"] + 1000                        # split on a feature that does not exist
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    z.write_bytes(buf.getvalue())
-
-    def fix(d):
-        d["arrays"]["sha256"] = hashlib.sha256(buf.getvalue()).hexdigest()
-        body = {k: v for k, v in d.items() if k != "checksum"}
-        d["checksum"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    _rewrite(j, fix)
+    # a split on a feature that does not exist
+    j = _replace_arrays(tmp_path, gbm, lambda a: a.__setitem__("feat", a["feat"] + 1000))
     with pytest.raises(ModelFileError, match="feature"):
         load_model(j)
 
