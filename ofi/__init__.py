@@ -16,6 +16,7 @@ from ofi.errors import (
 from ofi.features import FeatureConfig, FeatureEngine
 from ofi.frames import BookFrame, ControlFrame, Trade, TradeFrame, decode_frame
 from ofi.models import GradientBoostingModel, LogisticModel
+from ofi.strategy import Signal, SignalConfig, SignalGenerator
 from ofi.orderflow import KyleLambda, OrderFlowCalculator, ToxicityIndex, VpinCalculator
 from ofi.spec import InstrumentSpec
 
@@ -32,6 +33,9 @@ __all__ = [
     "FeatureConfig",
     "GradientBoostingModel",
     "LogisticModel",
+    "SignalGenerator",
+    "SignalConfig",
+    "Signal",
     "InstrumentSpec",
     "decode_frame",
     "BookFrame",

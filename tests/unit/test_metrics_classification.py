@@ -310,10 +310,10 @@ def test_metrics_module_does_not_import_sklearn():
 
 
 def test_public_names():
-    assert set(M.__all__) == {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier_score",
+    assert set(M.classification.__all__) == {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier_score",
                               "confusion_matrix", "CalibrationTable", "calibration_table",
                               "classification_report"}
-    for name in M.__all__:
+    for name in M.classification.__all__:
         assert getattr(M, name).__doc__
 
 
