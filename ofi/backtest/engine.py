@@ -1,0 +1,706 @@
+"""The event-driven backtester: one exchange, one strategy, latency between them.
+
+Two books are replayed from the same tape. The *exchange* book applies each event at its exchange
+time; the *strategy's* book applies it when the event reaches the strategy (its local receive time
+plus the feed latency). Orders leave the strategy at its clock and reach the exchange one order
+latency later, where they meet the exchange book as it is at that moment: liquidity that arrives
+after an order's arrival is never used by it, and the strategy never sees a book it could not
+have seen live. Fills reach the strategy one feed latency after they happen.
+
+Fill model
+----------
+* Market orders (and the marketable part of a limit order) walk the visible exchange book from
+  the best level, level by level, and pay ``slippage_bps`` on top of each level's price. What the
+  book does not show is not filled (immediate-or-cancel): a large order fills partially. Liquidity
+  taken by our own orders is not offered again until the next book message.
+* A resting limit order joins the queue behind the size visible at its price when it arrives.
+  Trades at its price consume the queue ahead first, then the order; a trade through its price
+  (a sell below a resting bid) fills it completely; a book that crosses it (an ask at or below a
+  resting bid) fills it completely. When the visible size at its price shrinks by more than the
+  trades there explain, the cancellations advance the queue by ``queue_cancel_share`` of the
+  decrease (``"proportional"``: the share of the level that is ahead of us).
+* Fees: taker fee on taken liquidity, maker fee on resting fills (Bybit's non-VIP derivatives
+  rates by default: 0.055 % and 0.02 %). Every fill, partial or not, updates cash and position.
+
+Accounting
+----------
+Linear contracts: buying q at p costs q p + fee, selling brings q p - fee; equity = cash +
+position * exchange mid. A round trip runs from a flat position back to flat (a reversal closes
+one and opens the next at the same fill); its net PnL is the sum of its cash flows. Summed over
+round trips this is the net PnL once flat.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+import numbers
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from ofi._core.book import OrderBook
+from ofi.backtest.latency import Latency, as_latency
+from ofi.data.tape import FLAG_BEGIN, KIND_BOOK, KIND_TRADE, _check_tape
+from ofi.errors import InvalidInputError, OfiError
+from ofi.frames import Trade
+from ofi.metrics.trading import TradingMetrics, markouts
+from ofi.spec import parse_step
+
+__all__ = ["BacktestConfig", "BacktestEngine", "Strategy", "Context", "Fill", "Order"]
+
+BUY, SELL = 1, -1
+_NS_PER_DAY = 86_400 * 10**9
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """Settings of a backtest.
+
+    Parameters
+    ----------
+    initial_capital : float
+        Starting cash (quote currency).
+    position_size : float
+        Default order quantity (base units) for strategies that do not size their own orders.
+    commission_rate : float, optional
+        One fee rate for both maker and taker fills (the original design's single rate); when
+        None, ``maker_fee`` and ``taker_fee`` apply.
+    maker_fee, taker_fee : float
+        Fee rates (Bybit non-VIP derivatives: 0.0002 and 0.00055). Negative maker fees (rebates)
+        are allowed.
+    slippage_bps : float
+        Paid on top of the visible price of every taken level.
+    max_holding_time : int, optional
+        Nanoseconds; a position open longer is closed at market by the engine.
+    max_daily_loss : float, optional
+        Quote currency; when the UTC day's PnL falls below minus this, the engine closes the
+        position and refuses new orders until the next UTC day.
+    feed_latency, order_latency, cancel_latency : Latency or int ns
+        Extra delay from exchange to strategy (on top of the recorded receive time), from strategy
+        to exchange for new orders, and for cancels.
+    queue_cancel_share : "proportional" or float in [0, 1]
+        How much of a level's unexplained decrease advances a resting order's queue.
+    flat_at_end : bool
+        Close any position at the end (at market, against the last exchange book).
+    seed : int
+        Seed of the latency draws.
+    """
+
+    initial_capital: float = 10_000.0
+    position_size: float = 0.1
+    commission_rate: float | None = None
+    maker_fee: float = 0.0002
+    taker_fee: float = 0.00055
+    slippage_bps: float = 1.0
+    max_holding_time: int | None = None
+    max_daily_loss: float | None = None
+    feed_latency: Any = 0
+    order_latency: Any = 0
+    cancel_latency: Any = None
+    queue_cancel_share: Any = "proportional"
+    flat_at_end: bool = True
+    seed: int = 0
+
+    def __post_init__(self):
+        s = object.__setattr__
+        for name in ("initial_capital", "position_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (0 < v < math.inf):
+                raise InvalidInputError(f"BacktestConfig.{name} must be > 0, got {v!r}")
+        for name in ("maker_fee", "taker_fee", "slippage_bps") + (("commission_rate",) if self.commission_rate is not None else ()):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (-0.01 <= v < 1000):
+                raise InvalidInputError(f"BacktestConfig.{name} must be a finite rate, got {v!r}")
+        if self.slippage_bps < 0:
+            raise InvalidInputError(f"BacktestConfig.slippage_bps must be >= 0, got {self.slippage_bps!r}")
+        for name in ("max_holding_time", "max_daily_loss"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not v > 0):
+                raise InvalidInputError(f"BacktestConfig.{name} must be > 0 or None, got {v!r}")
+        s(self, "feed_latency", as_latency("feed_latency", self.feed_latency))
+        s(self, "order_latency", as_latency("order_latency", self.order_latency))
+        s(self, "cancel_latency", self.order_latency if self.cancel_latency is None
+          else as_latency("cancel_latency", self.cancel_latency))
+        q = self.queue_cancel_share
+        if q != "proportional" and (isinstance(q, bool) or not isinstance(q, numbers.Real) or not 0 <= q <= 1):
+            raise InvalidInputError(f"queue_cancel_share must be 'proportional' or in [0, 1], got {q!r}")
+
+    @property
+    def maker_rate(self) -> float:
+        return self.maker_fee if self.commission_rate is None else self.commission_rate
+
+    @property
+    def taker_rate(self) -> float:
+        return self.taker_fee if self.commission_rate is None else self.commission_rate
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        for k in ("feed_latency", "order_latency", "cancel_latency"):
+            d[k] = d[k].to_dict()
+        return d
+
+
+@dataclass
+class Order:
+    id: int
+    side: int                     # +1 buy, -1 sell
+    qty: float
+    price_ticks: int | None       # None: market order
+    sent_ns: int                  # strategy clock when sent
+    arrive_ns: int                # exchange clock when it arrives
+    remaining: float = 0.0
+    status: str = "pending"       # pending -> resting / filled / cancelled / rejected
+    queue_ahead: float = 0.0
+    level_size: float = 0.0       # visible size at its price when last looked at
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Fill:
+    order_id: int
+    ts_ns: int                    # exchange time of the fill
+    side: int
+    price: float
+    qty: float
+    fee: float
+    maker: bool
+    position_after: float
+
+
+class Strategy:
+    """Override the callbacks you need. Each gets the :class:`Context` and what arrived."""
+
+    def on_start(self, ctx: "Context") -> None:
+        pass
+
+    def on_book(self, ctx: "Context", book: OrderBook) -> None:
+        pass
+
+    def on_trade(self, ctx: "Context", trade: Trade) -> None:
+        pass
+
+    def on_fill(self, ctx: "Context", fill: Fill) -> None:
+        pass
+
+    def on_finish(self, ctx: "Context") -> None:
+        pass
+
+
+class Context:
+    """What a strategy may see and do: its own (delayed) book, its clock, its account as last
+    reported, and order entry. There is no handle on the exchange book or the future."""
+
+    __slots__ = ("_eng", "book")
+
+    def __init__(self, eng: "BacktestEngine", book: OrderBook):
+        self._eng = eng
+        self.book = book
+
+    @property
+    def now_ns(self) -> int:
+        return self._eng._now_s
+
+    @property
+    def position(self) -> float:
+        """Position as known to the strategy (fills it has been told about)."""
+        return self._eng._pos_seen
+
+    @property
+    def cash(self) -> float:
+        return self._eng._cash_seen
+
+    @property
+    def equity(self) -> float:
+        mid = self.book.mid_price() if self.book.ready else math.nan
+        return self._eng._cash_seen + self._eng._pos_seen * mid
+
+    @property
+    def open_orders(self) -> list[int]:
+        return [o.id for o in self._eng._orders.values() if o.status in ("pending", "resting")]
+
+    @property
+    def config(self) -> BacktestConfig:
+        return self._eng.config
+
+    def buy(self, qty: float, price: float | None = None) -> int:
+        """Send a buy order (market when ``price`` is None); returns its id."""
+        return self._eng._send(BUY, qty, price)
+
+    def sell(self, qty: float, price: float | None = None) -> int:
+        return self._eng._send(SELL, qty, price)
+
+    def cancel(self, order_id: int) -> None:
+        self._eng._cancel(order_id)
+
+    def record(self, **values: float) -> None:
+        """Add a row of named values, stamped with the strategy clock, to the result's ``series``
+        (e.g. ``ctx.record(mid=..., ofi=..., vpin=...)`` for the report's charts)."""
+        self._eng._record_series(values)
+
+    def close_position(self) -> int | None:
+        """Send a market order that flattens the known position (None when flat)."""
+        p = self._eng._pos_seen
+        if abs(p) < 1e-12:
+            return None
+        return self._eng._send(SELL if p > 0 else BUY, abs(p), None)
+
+
+class BacktestEngine:
+    """Replay a tape through an exchange simulator and a strategy (see the module docstring)."""
+
+    def __init__(self, config: BacktestConfig | None = None):
+        if config is None:
+            config = BacktestConfig()
+        elif not isinstance(config, BacktestConfig):
+            raise InvalidInputError(f"config must be a BacktestConfig, got {type(config).__name__}")
+        self.config = config
+
+    # ------------------------------------------------------------------ run
+    def run(self, strategy: Strategy, tape: np.ndarray, tick_size: Any, *, symbol: str = "UNKNOWN",
+            record_every: int = 1):
+        """Run ``strategy`` over a tape; returns a :class:`~ofi.backtest.result.BacktestResult`."""
+        if not isinstance(strategy, Strategy):
+            raise InvalidInputError(f"strategy must be an ofi.backtest.Strategy, got {type(strategy).__name__}")
+        tape = _check_tape(tape)
+        self._setup(tape, tick_size, symbol)
+        self._strategy = strategy
+        ctx = self._ctx
+        strategy.on_start(ctx)
+        self._loop(record_every)
+        self._finish()
+        strategy.on_finish(ctx)
+        self._record(max(self._now_s, self._now_x))
+        return self._result()
+
+    # ------------------------------------------------------------------ set-up
+    def _setup(self, tape, tick_size, symbol):
+        cfg = self.config
+        self._tick = parse_step(tick_size, "tick_size")
+        self._tick_f = float(self._tick)
+        self._symbol = symbol
+        self._tape = tape
+        self._xbook = OrderBook(symbol, tick_size)          # the exchange's
+        self._sbook = OrderBook(symbol, tick_size)          # the strategy's view
+        self._ctx = Context(self, self._sbook)
+        self._rng = np.random.default_rng(cfg.seed)
+        kind = tape["kind"]
+        starts = np.flatnonzero(((kind == KIND_BOOK) & ((tape["flags"] & FLAG_BEGIN) != 0)) | (kind == KIND_TRADE))
+        self._ev = starts
+        tx = tape["ts_exch"][starts]
+        tl = tape["ts_local"][starts]
+        tl = np.where(tl != 0, tl, tx)
+        # clocks never go back: exchange time is the running maximum of the stamps, and an event
+        # reaches the strategy no earlier than it happened
+        self._ev_tx = np.maximum.accumulate(tx) if len(tx) else tx
+        self._ev_tl = np.maximum(np.maximum.accumulate(tl), self._ev_tx) if len(tl) else tl
+        self._ev_kind = kind[starts]
+        self._now_x = int(self._ev_tx[0]) if len(starts) else 0
+        self._now_s = self._now_x
+        self._cash = cfg.initial_capital
+        self._pos = 0.0
+        self._cash_seen = cfg.initial_capital
+        self._pos_seen = 0.0
+        self._orders: dict[int, Order] = {}
+        self._resting: list[Order] = []
+        self._next_id = 1
+        self._heap: list = []                # (time, priority, seq, kind, payload)
+        self._seq = 0
+        self._fills: list[Fill] = []
+        self._taken: dict[tuple[int, int], float] = {}
+        self._equity_rows: list[tuple] = []
+        self._rows_fills: list[int] = []
+        self._trades: list[tuple] = []
+        self._rt = None                      # open round trip: [entry_ts, side, qty, entry_notional, cash_at_open, fees]
+        self._pos_open_ns = None
+        self._day = None
+        self._day_start_equity = cfg.initial_capital
+        self._halted_day = None
+        self._price_cache: dict[int, float] = {}
+        self._tm = TradingMetrics()
+        self._series_rows: list[tuple] = []
+        self._series_names: tuple = ()
+        self._mid_ts: list[int] = []             # exchange mid after each book message (markouts)
+        self._mid: list[float] = []
+
+    # ------------------------------------------------------------------ the loop
+    def _loop(self, record_every: int):
+        n = len(self._ev)
+        xi = si = 0                                  # next event for the exchange / the strategy
+        feed = self.config.feed_latency
+        sdue = int(self._ev_tl[0]) + feed.draw(self._rng) if n else 0
+        k = 0
+        while si < n:
+            tx = int(self._ev_tx[xi]) if xi < n else None
+            t_heap = self._heap[0][0] if self._heap else None
+            # exchange events first, then order arrivals / notifications, then deliveries
+            if tx is not None and tx <= sdue and (t_heap is None or tx <= t_heap):
+                self._now_x = max(self._now_x, tx)
+                self._exchange_event(xi)
+                xi += 1
+            elif t_heap is not None and t_heap <= sdue:
+                self._pop_heap()
+            else:
+                self._now_s = max(self._now_s, sdue)
+                self._deliver(si)
+                k += 1
+                if k % record_every == 0 and self._ev_kind[si] == KIND_BOOK:
+                    self._record(self._now_s)
+                si += 1
+                if si < n:
+                    sdue = max(int(self._ev_tl[si]) + feed.draw(self._rng), sdue)
+        while xi < n:                               # events the strategy never saw still move the exchange
+            self._now_x = max(self._now_x, int(self._ev_tx[xi]))
+            self._exchange_event(xi)
+            xi += 1
+
+    def _finish(self):
+        """End of data: what was due by the last exchange time happens; orders that would arrive
+        later expire (there is no market to meet them), resting orders are cancelled, the position
+        is closed at market when ``flat_at_end``, and the last fills reach the strategy."""
+        while self._heap and self._heap[0][0] <= self._now_x:
+            self._pop_heap()
+        self._now_s = max(self._now_s, self._now_x)
+        for o in self._orders.values():
+            if o.status == "pending":
+                o.status, o.reason = "expired", "arrives after the end of the data"
+            elif o.status == "resting":
+                o.status, o.reason = "cancelled", "end of the data"
+        self._resting.clear()
+        if self.config.flat_at_end and abs(self._pos) > 1e-12:
+            o = self._new_order(SELL if self._pos > 0 else BUY, abs(self._pos), None, self._now_x, self._now_x)
+            self._arrive(o, self._now_x, reason="flat_at_end")
+        self._heap = [h for h in self._heap if h[3] == "fill"]
+        heapq.heapify(self._heap)
+        self._drain_notifications(math.inf)
+
+    def _pop_heap(self):
+        t, _prio, _seq, what, payload = heapq.heappop(self._heap)
+        if what == "arrive":
+            self._now_x = max(self._now_x, t)
+            self._arrive(payload, t)
+        elif what == "cancel":
+            self._now_x = max(self._now_x, t)
+            o = self._orders.get(payload)
+            if o is not None and o.status in ("pending", "resting"):
+                o.status = "cancelled"
+                if o in self._resting:
+                    self._resting.remove(o)
+        elif what == "fill":
+            self._now_s = max(self._now_s, t)
+            self._notify(payload)
+
+    def _push(self, t, prio, what, payload):
+        self._seq += 1
+        heapq.heappush(self._heap, (t, prio, self._seq, what, payload))
+
+    def _drain_notifications(self, until):
+        while self._heap and self._heap[0][0] <= until:
+            self._pop_heap()
+
+    # ------------------------------------------------------------------ exchange side
+    def _exchange_event(self, i):
+        row = int(self._ev[i])
+        if self._ev_kind[i] == KIND_BOOK:
+            try:
+                self._xbook.apply_tape(self._tape, row)
+            except OfiError:
+                pass                            # the exchange book goes stale until the next snapshot
+            self._taken.clear()
+            if self._xbook.ready:
+                self._mid_ts.append(self._now_x)
+                self._mid.append(self._xbook.mid_price())
+                if self._resting:
+                    self._check_resting_against_book()
+        else:
+            r = self._tape[row]
+            self._trade_against_resting(int(r["price_ticks"]), float(r["size"]), int(r["side"]))
+        self._risk_check()
+
+    def _check_resting_against_book(self):
+        bb, ba = self._xbook.best_bid_ticks(), self._xbook.best_ask_ticks()
+        for o in list(self._resting):
+            if o.side == BUY and ba is not None and ba <= o.price_ticks:
+                self._fill(o, o.remaining, o.price_ticks, maker=True)
+                continue
+            if o.side == SELL and bb is not None and bb >= o.price_ticks:
+                self._fill(o, o.remaining, o.price_ticks, maker=True)
+                continue
+            new = self._level_size(o.side, o.price_ticks)
+            if new < o.level_size and o.queue_ahead > 0:
+                dec = o.level_size - new
+                share = (o.queue_ahead / o.level_size if o.level_size > 0 else 1.0) \
+                    if self.config.queue_cancel_share == "proportional" else self.config.queue_cancel_share
+                o.queue_ahead = max(0.0, o.queue_ahead - share * dec)
+            o.level_size = new
+
+    def _trade_against_resting(self, price_ticks, size, aggressor):
+        for o in list(self._resting):
+            if o.side == aggressor:
+                continue                        # a buy aggressor meets resting sells only
+            through = price_ticks < o.price_ticks if o.side == BUY else price_ticks > o.price_ticks
+            if through:
+                self._fill(o, o.remaining, o.price_ticks, maker=True)
+            elif price_ticks == o.price_ticks:
+                o.level_size = max(0.0, o.level_size - size)
+                left = size - o.queue_ahead
+                o.queue_ahead = max(0.0, o.queue_ahead - size)
+                if left > 1e-12:
+                    self._fill(o, min(left, o.remaining), o.price_ticks, maker=True)
+
+    def _level_size(self, side, price_ticks) -> float:
+        # visible size at a price on the order's own side of the exchange book
+        b = self._xbook
+        bt, bs, at, as_ = b.top_levels(max(b.n_bids, b.n_asks, 1))
+        ticks, sizes = (bt, bs) if side == BUY else (at, as_)
+        m = np.flatnonzero(ticks == price_ticks)
+        return float(sizes[m[0]]) if len(m) else 0.0
+
+    def _arrive(self, o: Order, t, reason: str = ""):
+        if o.status != "pending":
+            return
+        if reason:
+            o.reason = reason
+        if not self._xbook.ready:
+            o.status = "rejected"
+            o.reason = "exchange book not ready"
+            return
+        if self._halted() and o.reason not in ("risk", "flat_at_end") and not self._reduces(o):
+            o.status = "rejected"
+            o.reason = "daily loss limit"
+            return
+        # the marketable part takes liquidity level by level
+        bt, bs, at, as_ = self._xbook.top_levels(1000)
+        ticks, sizes = (at, as_) if o.side == BUY else (bt, bs)
+        slip = self.config.slippage_bps * 1e-4
+        for t_i, s_i in zip(ticks.tolist(), sizes.tolist()):
+            if o.remaining <= 1e-12:
+                break
+            if o.price_ticks is not None and (t_i > o.price_ticks if o.side == BUY else t_i < o.price_ticks):
+                break
+            avail = s_i - self._taken.get((o.side, t_i), 0.0)
+            if avail <= 1e-12:
+                continue
+            q = min(avail, o.remaining)
+            self._taken[(o.side, t_i)] = self._taken.get((o.side, t_i), 0.0) + q
+            px = self._price(t_i) * (1.0 + slip * o.side)
+            self._fill(o, q, t_i, maker=False, price=px)
+        if o.remaining > 1e-12 and o.price_ticks is None and o.reason in ("risk", "flat_at_end") and len(ticks):
+            # the engine's own closes must close: what the visible book cannot take is filled at its
+            # deepest visible level (plus slippage), the most conservative price the data shows
+            last = int(ticks[-1]) if o.remaining else None
+            self._fill(o, o.remaining, last, maker=False, price=self._price(last) * (1.0 + slip * o.side))
+        if o.remaining > 1e-12:
+            if o.price_ticks is None:
+                o.status = "filled" if o.remaining < o.qty else "cancelled"
+                o.reason = o.reason or "book depth exhausted"
+            else:
+                o.status = "resting"
+                o.level_size = self._level_size(o.side, o.price_ticks)
+                o.queue_ahead = o.level_size
+                self._resting.append(o)
+
+    def _fill(self, o: Order, qty, price_ticks, *, maker: bool, price: float | None = None):
+        if qty <= 0:
+            return
+        px = self._price(price_ticks) if price is None else price
+        fee = qty * px * (self.config.maker_rate if maker else self.config.taker_rate)
+        signed = o.side * qty
+        old_pos = self._pos
+        self._cash -= signed * px + fee
+        self._pos = old_pos + signed
+        if abs(self._pos) < 1e-12:
+            self._pos = 0.0
+        o.remaining -= qty
+        if o.remaining <= 1e-12:
+            o.remaining = 0.0
+            o.status = "filled"
+            if o in self._resting:
+                self._resting.remove(o)
+        t = self._now_x
+        self._round_trips(t, old_pos, signed, px, fee)
+        fill = Fill(o.id, t, o.side, px, qty, fee, maker, self._pos)
+        self._fills.append(fill)
+        self._tm.on_fill(t, o.side, qty, px, fee, maker)
+        self._push(t + self.config.feed_latency.draw(self._rng), 2, "fill", fill)
+
+    def _round_trips(self, t, old_pos, signed, px, fee):
+        new_pos = old_pos + signed
+        if abs(new_pos) < 1e-12:
+            new_pos = 0.0
+        if old_pos == 0.0:
+            self._rt = {"entry_ts": t, "side": 1 if signed > 0 else -1, "qty": abs(signed),
+                        "notional": abs(signed) * px, "xq": 0.0, "xn": 0.0,
+                        "cash": -(signed * px) - fee, "fees": fee, "gross": -(signed * px)}
+            self._pos_open_ns = t
+            return
+        rt = self._rt
+        crosses = (old_pos > 0 and new_pos < 0) or (old_pos < 0 and new_pos > 0)
+        if not crosses:
+            adds = (old_pos > 0) == (signed > 0)
+            rt["qty" if adds else "xq"] += abs(signed)
+            rt["notional" if adds else "xn"] += abs(signed) * px
+            rt["cash"] += -(signed * px) - fee
+            rt["gross"] += -(signed * px)
+            rt["fees"] += fee
+            if new_pos == 0.0:
+                self._close_rt(t, px)
+            return
+        # a reversal: the closing part ends this round trip, the rest opens the next one
+        close_q = abs(old_pos)
+        frac = close_q / abs(signed)
+        rt["cash"] += -(np.sign(signed) * close_q * px) - fee * frac
+        rt["gross"] += -(np.sign(signed) * close_q * px)
+        rt["fees"] += fee * frac
+        rt["xq"] += close_q
+        rt["xn"] += close_q * px
+        self._close_rt(t, px)
+        rest = signed + old_pos            # what is left after flattening
+        self._rt = {"entry_ts": t, "side": 1 if rest > 0 else -1, "qty": abs(rest), "notional": abs(rest) * px,
+                    "xq": 0.0, "xn": 0.0, "cash": -(rest * px) - fee * (1 - frac), "fees": fee * (1 - frac),
+                    "gross": -(rest * px)}
+        self._pos_open_ns = t
+
+    def _close_rt(self, t, px):
+        rt = self._rt
+        entry = rt["notional"] / rt["qty"] if rt["qty"] > 0 else math.nan
+        exit_ = rt["xn"] / rt["xq"] if rt["xq"] > 0 else px
+        self._trades.append((rt["entry_ts"], t, rt["side"], rt["qty"], entry, exit_, rt["gross"], rt["fees"],
+                             rt["cash"]))
+        self._tm.on_round_trip(rt["entry_ts"], t, rt["side"], rt["qty"], entry, exit_, rt["gross"], rt["fees"])
+        self._rt = None
+        self._pos_open_ns = None
+
+    # ------------------------------------------------------------------ risk
+    def _equity_x(self) -> float:
+        mid = self._xbook.mid_price() if self._xbook.ready else math.nan
+        return self._cash + (self._pos * mid if self._pos else 0.0)
+
+    def _halted(self) -> bool:
+        return self._halted_day is not None and self._halted_day == self._now_x // _NS_PER_DAY
+
+    def _reduces(self, o: Order) -> bool:
+        return self._pos != 0.0 and o.side == (-1 if self._pos > 0 else 1) and o.qty <= abs(self._pos) + 1e-12
+
+    def _risk_check(self):
+        cfg = self.config
+        day = self._now_x // _NS_PER_DAY
+        if self._day != day:
+            eq = self._equity_x()
+            self._day = day
+            self._day_start_equity = eq if eq == eq else self._day_start_equity
+        if self._pos == 0.0:
+            return
+        reason = None
+        if cfg.max_holding_time is not None and self._pos_open_ns is not None \
+                and self._now_x - self._pos_open_ns >= cfg.max_holding_time:
+            reason = "max_holding_time"
+        elif cfg.max_daily_loss is not None:
+            eq = self._equity_x()
+            if eq == eq and eq - self._day_start_equity <= -cfg.max_daily_loss:
+                reason = "daily_loss"
+                self._halted_day = day
+        if reason is not None and not any(o.reason == "risk" and o.status == "pending" for o in self._orders.values()):
+            o = self._new_order(SELL if self._pos > 0 else BUY, abs(self._pos), None, self._now_x, self._now_x)
+            o.reason = "risk"
+            self._arrive(o, self._now_x)
+
+    # ------------------------------------------------------------------ strategy side
+    def _deliver(self, i):
+        self._drain_notifications(self._now_s)
+        row = int(self._ev[i])
+        if self._ev_kind[i] == KIND_BOOK:
+            try:
+                self._sbook.apply_tape(self._tape, row)
+            except OfiError:
+                pass                            # stale until the next snapshot, as live
+            self._strategy.on_book(self._ctx, self._sbook)
+        else:
+            r = self._tape[row]
+            t = Trade(self._symbol, self._price(int(r["price_ticks"])), float(r["size"]), int(r["side"]),
+                      int(r["ts_exch"]), "", int(r["price_ticks"]), int(r["seq"]), False, False, int(r["ts_local"]))
+            self._strategy.on_trade(self._ctx, t)
+
+    def _notify(self, fill: Fill):
+        self._pos_seen += fill.side * fill.qty
+        if abs(self._pos_seen) < 1e-12:
+            self._pos_seen = 0.0
+        self._cash_seen -= fill.side * fill.qty * fill.price + fill.fee
+        self._strategy.on_fill(self._ctx, fill)
+
+    def _new_order(self, side, qty, price_ticks, sent, arrive) -> Order:
+        o = Order(self._next_id, side, float(qty), price_ticks, sent, arrive, remaining=float(qty))
+        self._next_id += 1
+        self._orders[o.id] = o
+        return o
+
+    def _send(self, side, qty, price) -> int:
+        if isinstance(qty, bool) or not isinstance(qty, numbers.Real) or not (0 < qty < math.inf):
+            raise InvalidInputError(f"order quantity must be > 0, got {qty!r}")
+        pt = None
+        if price is not None:
+            if isinstance(price, bool) or not isinstance(price, numbers.Real) or not (0 < price < math.inf):
+                raise InvalidInputError(f"limit price must be > 0, got {price!r}")
+            q = Decimal(repr(float(price))) / self._tick
+            if q != q.to_integral_value():
+                raise InvalidInputError(f"limit price {price!r} is not on the {self._tick} tick grid")
+            pt = int(q)
+        t = self._now_s
+        arrive = t + self.config.order_latency.draw(self._rng)
+        o = self._new_order(side, qty, pt, t, arrive)
+        self._push(arrive, 1, "arrive", o)
+        return o.id
+
+    def _cancel(self, order_id):
+        if order_id not in self._orders:
+            raise InvalidInputError(f"no order with id {order_id!r}")
+        self._push(self._now_s + self.config.cancel_latency.draw(self._rng), 1, "cancel", order_id)
+
+    def _record_series(self, values):
+        rows = self._series_rows
+        if not rows:
+            self._series_names = tuple(sorted(values))
+        elif tuple(sorted(values)) != self._series_names:
+            raise InvalidInputError(f"record() needs the same names every time: {self._series_names}")
+        rows.append((self._now_s, *(float(values[k]) for k in self._series_names)))
+
+    # ------------------------------------------------------------------ results
+    def _price(self, ticks: int) -> float:
+        p = self._price_cache.get(ticks)
+        if p is None:
+            p = float(Decimal(ticks) * self._tick)
+            self._price_cache[ticks] = p
+        return p
+
+    def _record(self, t):
+        mid = self._xbook.mid_price() if self._xbook.ready else math.nan
+        eq = self._cash + (self._pos * mid if self._pos else 0.0)
+        self._equity_rows.append((t, eq, self._cash, self._pos, mid))
+        self._rows_fills.append(len(self._fills))     # fills included in the row (ties in time are ambiguous)
+        if eq == eq:
+            self._tm.on_equity(t, eq, self._pos * mid if self._pos else 0.0)
+
+    def _result(self):
+        from ofi.backtest.result import EQUITY_DTYPE, FILL_DTYPE, TRADE_DTYPE, BacktestResult
+        eq = np.array(self._equity_rows, dtype=EQUITY_DTYPE)
+        fills = np.array([(f.ts_ns, f.order_id, f.side, f.price, f.qty, f.fee, f.maker, f.position_after)
+                          for f in self._fills], dtype=FILL_DTYPE)
+        trades = np.array(self._trades, dtype=TRADE_DTYPE)
+        mk = None
+        if len(fills) and self._mid:
+            mk = markouts(fills["ts_ns"], fills["side"].astype(np.int64), fills["price"],
+                          np.asarray(self._mid_ts, dtype=np.int64), np.asarray(self._mid))
+        metrics = self._tm.summary(self.config.initial_capital)
+        if mk is not None:
+            for j, name in enumerate(("markout_100ms_bps", "markout_1s_bps", "markout_10s_bps")):
+                col = mk[:, j]
+                metrics[name] = float(np.nanmean(col)) if np.isfinite(col).any() else None
+        series = {}
+        if self._series_rows:
+            cols = list(zip(*self._series_rows))
+            series["ts_ns"] = np.asarray(cols[0], dtype=np.int64)
+            for name, col in zip(self._series_names, cols[1:]):
+                series[name] = np.asarray(col, dtype=np.float64)
+        return BacktestResult(symbol=self._symbol, config=self.config.to_dict(), equity=eq, fills=fills,
+                              trades=trades, metrics=metrics, series=series, markouts=mk)
