@@ -1217,6 +1217,11 @@ class BybitStream:
         How often the socket thread checks its timers when no frame arrives.
     seed : int, keyword-only
         Seed of the reconnect jitter (tests).
+    on_frame : callable, keyword-only
+        Called as ``on_frame(ts_local_ns, raw)`` with every received data frame, in the
+        consumer's thread (while events are pulled), just before the frame is decoded: e.g.
+        ``ofi.backtest.PaperTrader.on_frame`` to paper-trade the live feed. An exception it
+        raises propagates to the consumer.
 
     Raises
     ------
@@ -1270,6 +1275,7 @@ class BybitStream:
         max_args_per_request: int = 10,
         poll_interval_s: float = 0.05,
         seed: int | None = None,
+        on_frame: Callable[[int, Any], Any] | None = None,
     ) -> None:
         if isinstance(symbols, str):
             symbols = [symbols]
@@ -1354,6 +1360,9 @@ class BybitStream:
             "seed": seed,
         }
         _check_int(dedupe_trades, "dedupe_trades", 0)
+        if on_frame is not None and not callable(on_frame):
+            raise InvalidInputError(f"on_frame must be callable, got {on_frame!r}")
+        self._on_frame = on_frame
         self.symbols: tuple[str, ...] = tuple(syms)
         self.category = category
         self.topics: tuple[str, ...] = tuple(topics)
@@ -1463,6 +1472,8 @@ class BybitStream:
     def _process(self, item: tuple[int, int, Any], out: deque) -> None:
         code, ts, payload = item
         if code <= _FRAME:
+            if self._on_frame is not None:
+                self._on_frame(ts, payload)
             self._handler.handle(payload, ts, out)
         elif code == _EVENT:
             if type(payload) is Reconnect:

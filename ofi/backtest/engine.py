@@ -1,8 +1,9 @@
 """The event-driven backtester: one exchange, one strategy, latency between them.
 
 Two books are replayed from the same tape. The *exchange* book applies each event at its exchange
-time; the *strategy's* book applies it when the event reaches the strategy (its local receive time
-plus the feed latency). Orders leave the strategy at its clock and reach the exchange one order
+time, though never before the event was received (the simulator knows what a live system would
+know, so paper trading over the same frames gives the same run); the *strategy's* book applies it
+when the event reaches the strategy (its local receive time plus the feed latency). Orders leave the strategy at its clock and reach the exchange one order
 latency later, where they meet the exchange book as it is at that moment: liquidity that arrives
 after an order's arrival is never used by it, and the strategy never sees a book it could not
 have seen live. Fills reach the strategy one feed latency after they happen.
@@ -42,7 +43,7 @@ import numpy as np
 
 from ofi._core.book import OrderBook
 from ofi.backtest.latency import Latency, as_latency
-from ofi.data.tape import FLAG_BEGIN, KIND_BOOK, KIND_TRADE, _check_tape
+from ofi.data.tape import FLAG_BEGIN, KIND_BOOK, KIND_TRADE, TAPE_DTYPE, _check_tape
 from ofi.errors import InvalidInputError, OfiError
 from ofi.frames import Trade
 from ofi.metrics.trading import TradingMetrics, markouts
@@ -260,44 +261,61 @@ class BacktestEngine:
     # ------------------------------------------------------------------ run
     def run(self, strategy: Strategy, tape: np.ndarray, tick_size: Any, *, symbol: str = "UNKNOWN",
             record_every: int = 1):
-        """Run ``strategy`` over a tape; returns a :class:`~ofi.backtest.result.BacktestResult`."""
+        """Run ``strategy`` over a tape; returns a :class:`~ofi.backtest.result.BacktestResult`.
+
+        ``record_every``: an equity row every this many delivered book messages (1: every one)."""
+        self._begin(strategy, tick_size, symbol, record_every)
+        self._feed(_check_tape(tape))
+        return self._end()
+
+    # The run in three steps, so that paper trading can feed frames as they arrive and get, for
+    # the same frames, exactly the backtest's result (ofi.backtest.paper).
+    def _begin(self, strategy, tick_size, symbol, record_every):
         if not isinstance(strategy, Strategy):
             raise InvalidInputError(f"strategy must be an ofi.backtest.Strategy, got {type(strategy).__name__}")
-        tape = _check_tape(tape)
-        self._setup(tape, tick_size, symbol)
+        if isinstance(record_every, bool) or not isinstance(record_every, numbers.Integral) or record_every < 1:
+            raise InvalidInputError(f"record_every must be an integer >= 1, got {record_every!r}")
+        self._setup(tick_size, symbol)
+        self._record_every = int(record_every)
         self._strategy = strategy
-        ctx = self._ctx
-        strategy.on_start(ctx)
-        self._loop(record_every)
+        strategy.on_start(self._ctx)
+
+    def _feed(self, chunk: np.ndarray) -> None:
+        """Append tape rows (whole messages) and run everything they make due."""
+        self._append(chunk)
+        self._loop()
+
+    def _end(self):
+        n = len(self._ev)
+        while self._xi < n:                     # events the strategy never saw still move the exchange
+            self._now_x = max(self._now_x, int(self._ev_tx[self._xi]))
+            self._exchange_event(self._xi)
+            self._xi += 1
         self._finish()
-        strategy.on_finish(ctx)
+        self._strategy.on_finish(self._ctx)
         self._record(max(self._now_s, self._now_x))
         return self._result()
 
     # ------------------------------------------------------------------ set-up
-    def _setup(self, tape, tick_size, symbol):
+    def _setup(self, tick_size, symbol):
         cfg = self.config
         self._tick = parse_step(tick_size, "tick_size")
-        self._tick_f = float(self._tick)
         self._symbol = symbol
-        self._tape = tape
         self._xbook = OrderBook(symbol, tick_size)          # the exchange's
         self._sbook = OrderBook(symbol, tick_size)          # the strategy's view
         self._ctx = Context(self, self._sbook)
         self._rng = np.random.default_rng(cfg.seed)
-        kind = tape["kind"]
-        starts = np.flatnonzero(((kind == KIND_BOOK) & ((tape["flags"] & FLAG_BEGIN) != 0)) | (kind == KIND_TRADE))
-        self._ev = starts
-        tx = tape["ts_exch"][starts]
-        tl = tape["ts_local"][starts]
-        tl = np.where(tl != 0, tl, tx)
-        # clocks never go back: exchange time is the running maximum of the stamps, and an event
-        # reaches the strategy no earlier than it happened
-        self._ev_tx = np.maximum.accumulate(tx) if len(tx) else tx
-        self._ev_tl = np.maximum(np.maximum.accumulate(tl), self._ev_tx) if len(tl) else tl
-        self._ev_kind = kind[starts]
-        self._now_x = int(self._ev_tx[0]) if len(starts) else 0
-        self._now_s = self._now_x
+        self._tape = np.zeros(0, dtype=TAPE_DTYPE)
+        self._ev = np.zeros(0, dtype=np.int64)
+        self._ev_tx = np.zeros(0, dtype=np.int64)
+        self._ev_tl = np.zeros(0, dtype=np.int64)
+        self._ev_kind = np.zeros(0, dtype=np.uint8)
+        self._xi = self._si = 0                  # next event for the exchange / for the strategy
+        self._sdue = None                        # when event _si reaches the strategy (drawn once)
+        self._floor_tx = self._floor_tl = None   # running maxima of the clocks before the kept rows
+        self._n_delivered = 0
+        self._now_x = 0
+        self._now_s = 0
         self._cash = cfg.initial_capital
         self._pos = 0.0
         self._cash_seen = cfg.initial_capital
@@ -312,7 +330,7 @@ class BacktestEngine:
         self._equity_rows: list[tuple] = []
         self._rows_fills: list[int] = []
         self._trades: list[tuple] = []
-        self._rt = None                      # open round trip: [entry_ts, side, qty, entry_notional, cash_at_open, fees]
+        self._rt = None                      # the open round trip
         self._pos_open_ns = None
         self._day = None
         self._day_start_equity = cfg.initial_capital
@@ -324,19 +342,55 @@ class BacktestEngine:
         self._mid_ts: list[int] = []             # exchange mid after each book message (markouts)
         self._mid: list[float] = []
 
+    def _append(self, chunk: np.ndarray) -> None:
+        # Keep only the rows of events not yet both applied and delivered, then add the chunk.
+        k0 = min(self._xi, self._si)
+        if k0 > 0:
+            self._floor_tx = int(self._ev_tx[k0 - 1])
+            self._floor_tl = int(self._ev_tl[k0 - 1])
+        row0 = int(self._ev[k0]) if k0 < len(self._ev) else len(self._tape)
+        tape = np.concatenate([self._tape[row0:], chunk]) if row0 < len(self._tape) else np.ascontiguousarray(chunk)
+        kind = tape["kind"]
+        starts = np.flatnonzero(((kind == KIND_BOOK) & ((tape["flags"] & FLAG_BEGIN) != 0)) | (kind == KIND_TRADE))
+        tx = tape["ts_exch"][starts]
+        tl = tape["ts_local"][starts]
+        tl = np.where(tl != 0, tl, tx)
+        # clocks never go back: exchange time is the running maximum of the stamps, and an event
+        # reaches the strategy no earlier than it happened
+        if len(tx):
+            if self._floor_tx is not None:
+                tx = np.maximum(tx, self._floor_tx)
+                tl = np.maximum(tl, self._floor_tl)
+            tx = np.maximum.accumulate(tx)
+            tl = np.maximum(np.maximum.accumulate(tl), tx)
+        self._tape = tape
+        self._ev = starts
+        self._ev_tx = tx
+        self._ev_tl = tl
+        self._ev_kind = kind[starts]
+        self._xi -= k0
+        self._si -= k0
+        if self._now_x == 0 and len(tx):
+            self._now_x = self._now_s = int(tx[0])
+
     # ------------------------------------------------------------------ the loop
-    def _loop(self, record_every: int):
+    def _loop(self):
         n = len(self._ev)
-        xi = si = 0                                  # next event for the exchange / the strategy
+        xi, si = self._xi, self._si
         feed = self.config.feed_latency
-        sdue = int(self._ev_tl[0]) + feed.draw(self._rng) if n else 0
-        k = 0
+        every = self._record_every
         while si < n:
-            tx = int(self._ev_tx[xi]) if xi < n else None
+            if self._sdue is None:
+                self._sdue = max(int(self._ev_tl[si]) + feed.draw(self._rng), self._now_s)
+            sdue = self._sdue
+            # an event moves the exchange at its exchange time, but not before it has been received
+            # (the simulator knows what a live system would know: paper trading is the same run)
+            tx = int(self._ev_tx[xi]) if xi < n and self._ev_tl[xi] <= self._ev_tl[si] else None
             t_heap = self._heap[0][0] if self._heap else None
             # exchange events first, then order arrivals / notifications, then deliveries
             if tx is not None and tx <= sdue and (t_heap is None or tx <= t_heap):
                 self._now_x = max(self._now_x, tx)
+                self._xi = xi
                 self._exchange_event(xi)
                 xi += 1
             elif t_heap is not None and t_heap <= sdue:
@@ -344,16 +398,12 @@ class BacktestEngine:
             else:
                 self._now_s = max(self._now_s, sdue)
                 self._deliver(si)
-                k += 1
-                if k % record_every == 0 and self._ev_kind[si] == KIND_BOOK:
+                self._n_delivered += 1
+                if self._n_delivered % every == 0 and self._ev_kind[si] == KIND_BOOK:
                     self._record(self._now_s)
                 si += 1
-                if si < n:
-                    sdue = max(int(self._ev_tl[si]) + feed.draw(self._rng), sdue)
-        while xi < n:                               # events the strategy never saw still move the exchange
-            self._now_x = max(self._now_x, int(self._ev_tx[xi]))
-            self._exchange_event(xi)
-            xi += 1
+                self._sdue = None
+        self._xi, self._si = xi, si
 
     def _finish(self):
         """End of data: what was due by the last exchange time happens; orders that would arrive
