@@ -17,6 +17,7 @@ from ofi.features import FeatureConfig, FeatureEngine
 from ofi.frames import BookFrame, ControlFrame, Trade, TradeFrame, decode_frame
 from ofi.models import GradientBoostingModel, LogisticModel
 from ofi.strategy import Signal, SignalConfig, SignalGenerator
+from ofi.backtest import BacktestConfig, BacktestEngine
 from ofi.orderflow import KyleLambda, OrderFlowCalculator, ToxicityIndex, VpinCalculator
 from ofi.spec import InstrumentSpec
 
@@ -36,6 +37,8 @@ __all__ = [
     "SignalGenerator",
     "SignalConfig",
     "Signal",
+    "BacktestEngine",
+    "BacktestConfig",
     "InstrumentSpec",
     "decode_frame",
     "BookFrame",
