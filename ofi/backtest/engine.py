@@ -35,14 +35,14 @@ from __future__ import annotations
 import heapq
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
 from ofi._core.book import OrderBook
-from ofi.backtest.latency import Latency, as_latency
+from ofi.backtest.latency import as_latency
 from ofi.data.tape import FLAG_BEGIN, KIND_BOOK, KIND_TRADE, TAPE_DTYPE, _check_tape
 from ofi.errors import InvalidInputError, OfiError
 from ofi.frames import Trade

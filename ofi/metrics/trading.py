@@ -34,6 +34,7 @@ import numbers
 import numpy as np
 
 from ofi.errors import InvalidInputError
+from ofi.orderflow._validate import float_array
 
 __all__ = [
     "NS_PER_DAY",
@@ -125,20 +126,11 @@ def _ts_array(name: str, x) -> np.ndarray:
 
 def _float_array(name: str, x, *, positive: bool = False) -> np.ndarray:
     """A 1-D float64 array, finite (and > 0 when ``positive``)."""
-    if x is None:
-        raise InvalidInputError(f"{name} must be a 1-D array of numbers, got None")
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{name} must be a 1-D array of numbers: {exc}") from None
-    if arr.ndim != 1:
-        raise InvalidInputError(f"{name} must be 1-D, got shape {arr.shape}")
-    bad = ~np.isfinite(arr) | (arr <= 0.0) if positive else ~np.isfinite(arr)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        want = "finite and > 0" if positive else "finite"
-        raise InvalidInputError(f"{name} must be {want}, got {_r(arr[i])} at index {i}")
-    return np.ascontiguousarray(arr)
+    arr = float_array(name, x)
+    if positive and arr.size and not (arr > 0.0).all():
+        i = int(np.flatnonzero(~(arr > 0.0))[0])
+        raise InvalidInputError(f"{name} must be finite and > 0, got {_r(arr[i])} at index {i}")
+    return arr
 
 
 def _side_array(name: str, x) -> np.ndarray:

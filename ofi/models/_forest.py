@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ofi._core.trees import LINK_IDENTITY, LINK_LOGISTIC, LINK_SOFTMAX, Forest
+from ofi._core.trees import LINK_LOGISTIC, LINK_SOFTMAX, Forest
 from ofi.errors import InvalidInputError
 
 __all__ = ["ForestArrays", "from_sklearn_hgb", "from_lightgbm", "from_xgboost", "MAX_DEPTH"]
