@@ -76,6 +76,8 @@ def _ts(name: str, v) -> int:
 
 
 def _finite(name: str, v) -> float:
+    if type(v) is float and math.isfinite(v):
+        return v                                        # the per-event path
     if isinstance(v, (str, bytes)):
         raise InvalidInputError(f"{name} must be a finite number, got {v!r}")
     try:

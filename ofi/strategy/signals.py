@@ -36,6 +36,8 @@ class Signal(enum.IntEnum):
 def _real(value: Any, name: str, *, lo: float | None = None, lo_open: bool = False,
           hi: float | None = None, hi_open: bool = False, allow_inf: bool = False) -> float:
     """A float within [lo, hi] (open ends on request), or an InvalidInputError naming ``name``."""
+    if type(value) is float and lo is None and hi is None and (allow_inf or math.isfinite(value)):
+        return value                                    # the per-message path: plain finite floats
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidInputError(f"{name} must be a number, got {value!r}")
     v = float(value)
