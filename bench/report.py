@@ -20,7 +20,7 @@ import sys
 GROUP_ORDER = ["apply-delta-30", "tob-read", "decode-apply", "tape-replay", "ofi-update", "mlofi-update",
                "ofi-batch", "vpin-add-trade", "vpin-series", "kyle-stream", "kyle-batch", "stream-handler",
                "stream-loopback", "features-extract", "features-event", "features-transform",
-               "model-one-row", "model-batch", "backtest", "report-html", "report-json"]
+               "model-one-row", "model-batch", "backtest", "backtest-model", "report-html", "report-json"]
 
 
 def _fmt_time(seconds: float) -> str:
