@@ -64,13 +64,22 @@ def test_paper_on_a_live_stream_equals_the_backtest_of_its_recording(tmp_path):
     from ofi.api import BybitStream
     from ofi.data.recording import RecordingReader
     paper = PaperTrader(Taker(), CFG, tick_size="0.1", symbol="BTCUSDT")
+    seen = []
+
+    def hook(ts, raw):
+        seen.append((ts, raw))
+        paper.on_frame(ts, raw)
     with FakeBybitWs(["BTCUSDT"], depth=50, rate=1500, seed=3) as srv:
         with BybitStream(["BTCUSDT"], ws_url=srv.url, tick_sizes={"BTCUSDT": "0.1"}, record_to=tmp_path,
-                         on_frame=paper.on_frame, ping_interval_s=1.0, pong_timeout_s=2.0) as s:
+                         on_frame=hook, ping_interval_s=1.0, pong_timeout_s=2.0) as s:
             s.run(max_events=1500)
     live = paper.finish()
-    frames = [(f.ts_local, f.raw) for f in RecordingReader(tmp_path)]
-    tape = frames_to_tape(frames, "0.1", symbol="BTCUSDT")
-    bt = BacktestEngine(CFG).run(Taker(), tape, "0.1", symbol="BTCUSDT")
+    # the recording holds what the trader saw, in order (and maybe frames received after the
+    # consumer stopped): the backtest of those frames is the paper session, byte for byte
+    recorded = [(f.ts_local, f.raw) for f in RecordingReader(tmp_path) if '"topic"' in f.raw]
+    seen = [f for f in seen if '"topic"' in f[1]]            # data frames (replies are not recorded alike)
+    assert len(seen) > 500 and recorded[:len(seen)] == seen
+    bt = BacktestEngine(CFG).run(Taker(), frames_to_tape(recorded[:len(seen)], "0.1", symbol="BTCUSDT"), "0.1",
+                                 symbol="BTCUSDT")
     assert len(live.equity) > 500
     assert to_json(live) == to_json(bt)
