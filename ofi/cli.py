@@ -1,12 +1,15 @@
 """The ``ofi`` command line.
 
-``ofi demo`` simulates a few minutes of a Bybit linear market (:mod:`ofi.sim`), replays every
-frame through the compiled order book, trade decoder and order-flow measures exactly as a live
-feed would go through them, and prints what it saw and how fast it went. ``ofi fetch`` reads a
-book and the last trades over REST; ``ofi record`` records the websocket feed (both take a
-base-URL option, which the tests point at the local fake Bybit)::
+``ofi demo`` simulates a quarter of an hour of a Bybit linear market (:mod:`ofi.sim`), replays
+every frame through the compiled order book, trade decoder and order-flow measures exactly as a
+live feed would go through them, and prints what it saw and how fast it went; then it runs the
+whole pipeline on the same frames: features, labels, a gradient-boosted model trained on the
+first 60 % of the time, a backtest of the last 40 %, and an HTML + JSON report (a few seconds in
+all). ``ofi fetch`` reads a book and the last trades over REST; ``ofi record`` records the
+websocket feed (both take a base-URL option, which the tests point at the local fake Bybit)::
 
-    $ ofi demo --seconds 180 --depth 200 --seed 0
+    $ ofi demo --seconds 900 --depth 200 --seed 0 --report-dir ofi-report
+    $ ofi demo --seconds 180 --no-pipeline
     $ ofi fetch BTCUSDT --depth 50 --trades 20
     $ ofi record BTCUSDT ETHUSDT --out rec/ --seconds 3600
     $ ofi --version
@@ -21,7 +24,9 @@ from typing import TextIO
 
 __all__ = ["main", "build_parser"]
 
-_PROGRESS_MIN_SECONDS = 900.0  # simulated seconds above which generation reports progress
+_TRAIN_FRACTION = 0.6               # the demo model learns from this share of the simulated time
+_PIPELINE_MIN_SECONDS = 120.0        # shorter runs leave too few labelled events to train and score
+_LABEL_HORIZON_NS = 5_000_000_000    # the label: the mid's move over the next 5 s, beyond 1 tick
 
 
 def _version() -> str:
@@ -67,14 +72,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser(
         "demo",
-        help="replay a simulated market through the order book and print a summary",
+        help="simulate a market, replay it through the order book, then train, backtest and report",
         description=(
             "Simulate a Bybit linear market (genuine V5 websocket frames), replay every frame "
             "through OrderBook.apply_frame and Trade.from_frame, and print a summary: message "
-            "counts, spread and mid statistics, trades, throughput and errors."
+            "counts, spread and mid statistics, trades, order flow, throughput and errors. Then "
+            "run the pipeline on the same frames: features (FeatureEngine.transform), labels (the "
+            "mid's move over 5 s beyond 1 tick), a gradient-boosted model trained on the first 60 %% "
+            "of the time and scored on the rest, a backtest of the model's signal over the last "
+            "40 %% (5 ms order latency), and the reports: DIR/report.html (charts), "
+            "DIR/report.json and DIR/model.json. Each stage prints its time; progress goes to "
+            "stderr. Exit status 1 if the replay met errors or a stage failed."
         ),
     )
-    demo.add_argument("--seconds", type=_positive_float, default=180.0, help="simulated seconds (default 180)")
+    demo.add_argument(
+        "--seconds", type=_positive_float, default=900.0,
+        help="simulated seconds (default 900; the pipeline needs at least 120 and is skipped below)",
+    )
     demo.add_argument("--depth", type=int, choices=(1, 50, 200, 1000), default=200, help="book depth (default 200)")
     demo.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
     demo.add_argument("--symbol", default="BTCUSDT", help="symbol (default BTCUSDT)")
@@ -83,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--start-price", type=_positive_float, default=60000.0, help="initial price (default 60000)")
     demo.add_argument(
         "--trade-rate", type=float, default=10.0, help="random taker orders per second (default 10)"
+    )
+    demo.add_argument(
+        "--report-dir", default="ofi-report", metavar="DIR",
+        help="where the pipeline writes report.html, report.json and model.json (default ofi-report; created)",
+    )
+    demo.add_argument(
+        "--no-pipeline", action="store_true",
+        help="only the replay and its summary: no features, model, backtest or report",
     )
     _add_record_parser(sub)
     _add_fetch_parser(sub)
@@ -100,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success, 1 if the demo met errors, 2 on bad arguments.
+        0 on success, 1 if the demo met errors (replay or a pipeline stage), 2 on bad arguments.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -130,19 +152,64 @@ def _rate(n: float, seconds: float) -> str:
     return f"{r:.0f} "
 
 
-def _generate(market, seconds: float, err: TextIO) -> list:  # type: ignore[no-untyped-def]
-    if seconds < _PROGRESS_MIN_SECONDS:
-        return market.generate(duration_s=seconds)
+def _generate(market, seconds: float, prog: "_Progress") -> list:  # type: ignore[no-untyped-def]
+    # generate() is list(frames()); iterating it here lets the bar follow the simulated clock
     frames: list = []
-    step = seconds / 10.0
-    done = 0.0
-    while done < seconds:
-        chunk = min(step, seconds - done)
-        frames += market.generate(duration_s=chunk)
-        done += chunk
-        print(f"\rsimulating {done / seconds:4.0%} ({_fmt_int(len(frames))} frames)", end="", file=err, flush=True)
-    print(file=err)
+    span_ns = seconds * 1e9
+    for f in market.frames(duration_s=seconds):
+        frames.append(f)
+        if len(frames) % 1024 == 0:
+            prog.update((f.ts_local - frames[0].ts_local) / span_ns)
     return frames
+
+
+class _Progress:
+    """Progress of the demo's stages on ``err``: one rewritten line with a bar on a terminal;
+    elsewhere (a pipe, a CI log) one plain line as each stage starts."""
+
+    _BAR = 30
+
+    def __init__(self, err: TextIO):
+        self._err = err
+        isatty = getattr(err, "isatty", None)
+        self.tty = bool(isatty()) if callable(isatty) else False
+        self._label = ""
+        self._bar = True
+        self._t0 = self._last = 0.0
+
+    def start(self, label: str, note: str = "", *, bar: bool = True) -> None:
+        self._label, self._bar = label, bar
+        self._t0 = self._last = time.perf_counter()
+        if self.tty:
+            self._draw(0.0)
+        else:
+            print(f"ofi demo: {label}{': ' + note if note else ''} ...", file=self._err, flush=True)
+
+    def update(self, fraction: float) -> None:
+        if not self.tty:
+            return
+        now = time.perf_counter()
+        if now - self._last >= 0.1:
+            self._last = now
+            self._draw(fraction)
+
+    def _draw(self, fraction: float) -> None:
+        elapsed = time.perf_counter() - self._t0
+        if self._bar:
+            f = min(max(fraction, 0.0), 1.0)
+            n = int(f * self._BAR)
+            text = f"{self._label:<13} [{'#' * n}{'.' * (self._BAR - n)}] {f:4.0%}  {elapsed:.1f} s"
+        else:
+            text = f"{self._label:<13} ...  {elapsed:.1f} s"
+        self._err.write("\r" + text + "\x1b[K")
+        self._err.flush()
+
+    def stop(self) -> float:
+        """Seconds since :meth:`start`; clears the line on a terminal."""
+        if self.tty:
+            self._err.write("\r\x1b[K")
+            self._err.flush()
+        return time.perf_counter() - self._t0
 
 
 def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -167,9 +234,11 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 2
     tick = str(market.tick_size)
 
-    t0 = time.perf_counter()
-    frames = _generate(market, args.seconds, err)
-    gen_s = time.perf_counter() - t0
+    prog = _Progress(err)
+    prog.start("simulate", f"{args.seconds:g} s of {market.symbol}")
+    frames = _generate(market, args.seconds, prog)
+    gen_s = prog.stop()
+    prog.start("replay", f"{_fmt_int(len(frames))} frames")
     book_raw = [f for f in frames if f.kind == "book"]
     trade_raw = [f for f in frames if f.kind == "trade"]
 
@@ -212,7 +281,9 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     mids: list[float] = []
     n_fills = 0
     vol_buy = vol_sell = 0.0
-    for f in frames:
+    for i, f in enumerate(frames):
+        if i % 1024 == 0:
+            prog.update(i / len(frames))
         try:
             if f.kind == "book":
                 try:
@@ -258,6 +329,7 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         book.check_integrity()
     except OfiError as exc:
         errors.append(f"integrity: {exc}")
+    replay_s = prog.stop()
 
     n_msgs = len(frames)
     st = np.asarray(spread_ticks, dtype=np.float64)
@@ -318,7 +390,182 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         w(f"    {e}\n")
     if len(errors) > 10:
         w(f"    ... and {len(errors) - 10} more\n")
-    return 1 if errors else 0
+    status = 1 if errors else 0
+    if args.no_pipeline:
+        return status
+    if args.seconds < _PIPELINE_MIN_SECONDS or not frames:
+        w(f"  pipeline        skipped: training and backtesting need --seconds >= {_PIPELINE_MIN_SECONDS:g}\n")
+        return status
+    return max(status, _pipeline(args, market, frames, gen_s, replay_s, prog, out))
+
+
+# --------------------------------------------------------------------------- demo pipeline
+class _StageFailed(Exception):
+    """A pipeline stage failed; its line already says why."""
+
+
+def _pipeline(  # type: ignore[no-untyped-def]
+    args: argparse.Namespace, market, frames: list, sim_s: float, replay_s: float, prog: _Progress, out: TextIO
+) -> int:
+    """Features, labels, a model, a backtest and the reports, on the frames the replay checked.
+
+    The model learns from the first ``_TRAIN_FRACTION`` of the simulated time (labels that are
+    known before the split) and the backtest trades only after the split, so neither the holdout
+    scores nor the backtest see a price the model was fitted on.
+    """
+    from pathlib import Path
+
+    from ofi.errors import OfiError
+
+    w = out.write
+    report_dir = Path(args.report_dir)
+    t_first, t_last = frames[0].ts_local, frames[-1].ts_local
+    split_ns = t_first + int(_TRAIN_FRACTION * (t_last - t_first))
+    w(f"ofi demo pipeline: train on the first {_TRAIN_FRACTION:.0%} of the {args.seconds:g} s, "
+      f"backtest the last {1.0 - _TRAIN_FRACTION:.0%}, reports in {report_dir}\n")
+    w(f"  {'simulate':<15} {sim_s:6.2f} s  {_fmt_int(len(frames))} frames\n")
+    w(f"  {'replay':<15} {replay_s:6.2f} s  book, trades, OFI, VPIN and features frame by frame (above)\n")
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)       # before the work, not after it
+    except OSError as exc:
+        w(f"  {'report':<15} failed: cannot create the folder: {type(exc).__name__}: {exc}\n")
+        return 1
+
+    def run(name, fn, *fn_args, bar=True):  # type: ignore[no-untyped-def]
+        prog.start(name, bar=bar)
+        try:
+            value, detail = fn(*fn_args)
+        except (OfiError, OSError, ImportError) as exc:   # bad data, an unwritable folder, a missing extra
+            prog.stop()
+            w(f"  {name:<15} failed: {type(exc).__name__}: {exc}\n")
+            raise _StageFailed from exc
+        w(f"  {name:<15} {prog.stop():6.2f} s  {detail}\n")
+        return value
+
+    try:
+        tape, ff, engine = run("features", _demo_features, market, frames, split_ns, prog)
+        model, model_path = run("labels+train", _demo_train, ff, engine, market, split_ns, args.seed, report_dir,
+                                bar=False)
+        result = run("backtest", _demo_backtest, model, engine.config, tape, market, split_ns, args.seed, prog)
+        written = run("report", _demo_report, result, report_dir, model_path, args.seed, bar=False)
+    except _StageFailed:
+        return 1
+
+    from rich.console import Console
+
+    from ofi.backtest import print_summary
+
+    print_summary(result, console=Console(file=out, highlight=False), written=written)
+    w(f"ofi demo: the report is {written[0].resolve()}\n")
+    return 0
+
+
+def _demo_features(market, frames: list, split_ns: int, prog: _Progress):  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from ofi.data.tape import KIND_TRADE, frames_to_tape
+    from ofi.features import FeatureConfig, FeatureEngine
+
+    tick = str(market.tick_size)
+    tape = frames_to_tape([(f.ts_local, f.raw) for f in frames], tick)
+    # VPIN buckets sized like the replay's (about 200 over the run), from the training part only:
+    # the default 50 (BTC) would not fill one window in a simulated quarter of an hour.
+    early = (tape["kind"] == KIND_TRADE) & (tape["ts_local"] < split_ns)
+    volume = float(np.sum(tape["size"][early]))
+    config = FeatureConfig()
+    if volume > 0:
+        config = FeatureConfig(vpin_bucket_size=float(f"{volume / (200 * _TRAIN_FRACTION):.3g}"))
+    engine = FeatureEngine(config)
+    progress = (lambda done, total: prog.update(done / total if total else 0.0)) if prog.tty else False
+    ff = engine.transform(tape, tick, symbol=market.symbol, progress=progress)
+    return (tape, ff, engine), (f"{_fmt_int(len(ff))} rows x {len(ff.names)} features from a "
+                                f"{_fmt_int(len(tape))}-row tape; VPIN buckets of {config.vpin_bucket_size:g}")
+
+
+def _demo_train(ff, engine, market, split_ns: int, seed: int, report_dir):  # type: ignore[no-untyped-def]
+    import numpy as np
+    from threadpoolctl import threadpool_limits   # installed with scikit-learn
+
+    from ofi.data.tape import KIND_BOOK
+    from ofi.errors import InvalidInputError
+    from ofi.features import FeatureFrame
+    from ofi.metrics import accuracy, log_loss
+    from ofi.models import GradientBoostingModel, check_point_in_time, forward_move_labels, save_model
+
+    lab = forward_move_labels(ff.ts_ns, ff.column("mid_price"), horizon_ns=_LABEL_HORIZON_NS, dead_zone_ticks=1,
+                              tick_size=float(market.tick_size), classes=3)
+    book = ff.kind == KIND_BOOK
+    # train on labels already known at the split (the window ends before it); score after it
+    train = book & lab.valid & (lab.t1 < split_ns)
+    test = book & lab.valid & (lab.t0 >= split_ns)
+    n_train, n_test = int(train.sum()), int(test.sum())
+    if n_train < 100 or n_test < 100:
+        raise InvalidInputError(f"too few labelled book events: {n_train} to train and {n_test} to score "
+                                f"(need 100 each); simulate longer (--seconds)")
+    check_point_in_time(lab.t0[train], ff.ts_ns[train])
+    X = FeatureFrame(ts_ns=ff.ts_ns[train], values=ff.values[train], kind=ff.kind[train], names=ff.names)
+    # One OpenMP thread: a few thousand rows gain little from more, and scikit-learn's many short
+    # parallel regions get 10-100x slower when another process holds a core of a small machine.
+    # (threadpoolctl limits only loaded libraries: scikit-learn's OpenMP is loaded by the import.)
+    import sklearn.ensemble  # noqa: F401
+    with threadpool_limits(limits=1, user_api="openmp"):
+        model = GradientBoostingModel(learning_rate=0.1, random_state=seed).train(
+            X, lab.y[train], n_trees=60, max_depth=4, feature_names=ff.names,
+            feature_config_hash=engine.config_hash, label=lab.definition)
+    y_test = lab.y[test]
+    proba = model.predict_proba(ff.values[test])
+    acc = accuracy(y_test, model.classes_[np.argmax(proba, axis=1)])
+    loss = log_loss(y_test, proba, labels=model.classes_)
+    classes, counts = np.unique(lab.y[train], return_counts=True)
+    majority = accuracy(y_test, np.full_like(y_test, classes[np.argmax(counts)]))
+    model.card.validation = {
+        "method": "holdout: book events after the training period",
+        "start_ns": int(ff.ts_ns[test][0]), "end_ns": int(ff.ts_ns[test][-1]), "n_samples": n_test,
+        "accuracy": acc, "log_loss": loss, "majority_class_accuracy": majority,
+    }
+    model_path = save_model(model, report_dir / "model")      # model.json + model.npz
+    names = {-1: "down", 0: "flat", 1: "up"}
+    mix = " / ".join(f"{names[int(c)]} {_fmt_int(int(n))}" for c, n in zip(classes, counts))
+    return (model, model_path), (f"{_fmt_int(n_train)} rows ({mix}); holdout {_fmt_int(n_test)}: accuracy {acc:.3f} "
+                   f"(majority class {majority:.3f}), log loss {loss:.3f}")
+
+
+def _demo_backtest(  # type: ignore[no-untyped-def]
+    model, config, tape, market, split_ns: int, seed: int, prog: _Progress
+):
+    from ofi.backtest import BacktestConfig, BacktestEngine, ModelStrategy
+    from ofi.strategy import PositionConfig, SignalConfig
+
+    t0 = int(tape["ts_local"][0])
+    span = max(int(tape["ts_local"][-1]) - t0, 1)
+
+    class Watched(ModelStrategy):
+        # the bar follows the strategy's clock through the tape
+        _books_seen = 0
+
+        def on_book(self, ctx, book):  # type: ignore[no-untyped-def]
+            super().on_book(ctx, book)
+            self._books_seen += 1
+            if self._books_seen % 256 == 0:
+                prog.update((ctx.now_ns - t0) / span)
+
+    strategy = Watched(model, feature_config=config, position=PositionConfig(sizing="fixed", qty=0.05),
+                       signal=SignalConfig(cooldown_ns=2_000_000_000), trade_after_ns=split_ns)
+    engine = BacktestEngine(BacktestConfig(order_latency=5_000_000, feed_latency=1_000_000, seed=seed))
+    result = engine.run(strategy, tape, str(market.tick_size), symbol=market.symbol)
+    n_fills, n_trips = len(result.fills), len(result.trades)
+    return result, (f"{_fmt_int(n_fills)} fill{'s' if n_fills != 1 else ''}, {_fmt_int(n_trips)} round "
+                    f"trip{'s' if n_trips != 1 else ''} (latency: orders 5 ms, feed +1 ms)")
+
+
+def _demo_report(result, report_dir, model_path, seed: int):  # type: ignore[no-untyped-def]
+    from ofi.backtest import write_html, write_json
+
+    html = write_html(result, report_dir / "report.html",
+                      title=f"ofi demo: {result.symbol} on the simulated market, seed {seed}")
+    js = write_json(result, report_dir / "report.json")
+    written = [html, js, model_path]
+    return written, ", ".join(f"{p.name} ({p.stat().st_size / 1e3:,.0f} kB)" for p in written)
 
 
 # --------------------------------------------------------------------------- record
