@@ -78,6 +78,10 @@ class BacktestConfig:
     max_daily_loss : float, optional
         Quote currency; when the UTC day's PnL falls below minus this, the engine closes the
         position and refuses new orders until the next UTC day.
+    max_leverage : float, optional
+        An order that would take the position's notional (at the exchange mid, counting resting
+        orders on the same side) above this many times the equity is rejected when it arrives;
+        orders that reduce the position always pass.
     feed_latency, order_latency, cancel_latency : Latency or int ns
         Extra delay from exchange to strategy (on top of the recorded receive time), from strategy
         to exchange for new orders, and for cancels.
@@ -97,6 +101,7 @@ class BacktestConfig:
     slippage_bps: float = 1.0
     max_holding_time: int | None = None
     max_daily_loss: float | None = None
+    max_leverage: float | None = None
     feed_latency: Any = 0
     order_latency: Any = 0
     cancel_latency: Any = None
@@ -116,7 +121,7 @@ class BacktestConfig:
                 raise InvalidInputError(f"BacktestConfig.{name} must be a finite rate, got {v!r}")
         if self.slippage_bps < 0:
             raise InvalidInputError(f"BacktestConfig.slippage_bps must be >= 0, got {self.slippage_bps!r}")
-        for name in ("max_holding_time", "max_daily_loss"):
+        for name in ("max_holding_time", "max_daily_loss", "max_leverage"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not v > 0):
                 raise InvalidInputError(f"BacktestConfig.{name} must be > 0 or None, got {v!r}")
@@ -529,6 +534,11 @@ class BacktestEngine:
             o.status = "rejected"
             o.reason = "daily loss limit"
             return
+        if self.config.max_leverage is not None and o.reason not in ("risk", "flat_at_end") \
+                and not self._reduces(o) and self._over_leverage(o):
+            o.status = "rejected"
+            o.reason = "leverage limit"
+            return
         # the marketable part takes liquidity level by level
         bt, bs, at, as_ = self._xbook.top_levels(1000)
         ticks, sizes = (at, as_) if o.side == BUY else (bt, bs)
@@ -638,6 +648,15 @@ class BacktestEngine:
 
     def _halted(self) -> bool:
         return self._halted_day is not None and self._halted_day == self._now_x // _NS_PER_DAY
+
+    def _over_leverage(self, o: Order) -> bool:
+        mid = self._xbook.mid_price()
+        eq = self._equity_x()
+        if not (mid == mid and eq > 0):
+            return True                         # no equity (or no price) to lever
+        resting = sum(r.remaining for r in self._resting if r.side == o.side)
+        exposure = abs(self._pos + o.side * (o.remaining + resting)) * mid
+        return exposure > self.config.max_leverage * eq
 
     def _reduces(self, o: Order) -> bool:
         return self._pos != 0.0 and o.side == (-1 if self._pos > 0 else 1) and o.qty <= abs(self._pos) + 1e-12

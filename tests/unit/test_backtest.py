@@ -301,3 +301,19 @@ def test_same_input_same_config_gives_a_byte_identical_report(sim_tape):
     c = to_json(BacktestEngine(BacktestConfig(order_latency=Latency.lognormal(5 * NS, 0.5), seed=4)).run(
         Random(1, 0.1), sim_tape, "0.1", symbol="BTCUSDT"))
     assert c != a                                        # the seed of the latency draws matters
+
+
+def test_orders_beyond_the_leverage_limit_are_rejected_and_reducing_ones_pass():
+    # equity 10,000 at mid 100.05: leverage 1.0 allows 99.95 units; buy 60 passes, then buy 60
+    # more (120 > 99.95) is rejected; selling 30 reduces and passes
+    big = dict(bids=[(100.0, 500.0)], asks=[(100.1, 500.0)])
+    t = Tape().book(1, kind="snapshot", **big)
+    for i in range(2, 6):
+        t.book(i, [], [(100.1, 500.0 + i)])
+    s = Script({0: lambda c: c.buy(60), 1: lambda c: c.buy(60), 2: lambda c: c.sell(30)})
+    eng = BacktestEngine(BacktestConfig(max_leverage=1.0, slippage_bps=0.0, flat_at_end=False))
+    r = eng.run(s, t.build(), "0.1", symbol="TEST")
+    assert r.fills["qty"].tolist() == [60.0, 30.0] and r.fills["side"].tolist() == [1, -1]
+    assert [o.reason for o in eng._orders.values()] == ["", "leverage limit", ""]
+    with pytest.raises(InvalidInputError):
+        BacktestConfig(max_leverage=0)
