@@ -469,6 +469,13 @@ cdef inline void view_book(OrderBook book, BookView* v) noexcept nogil:
                                           - book.sides[1].e[book.sides[1].n - 1].key)
 
 
+cdef inline double z_component(double z) noexcept nogil:
+    """min(max(z, 0) / 3, 1), NaN for NaN: a z-score as a toxicity component in [0, 1]."""
+    if isnan(z):
+        return NAN
+    return min(max(z, 0.0) / 3.0, 1.0)
+
+
 cdef inline int64_t floor_div(int64_t a, int64_t b) noexcept nogil:
     cdef int64_t q = a // b
     if (a % b != 0) and ((a < 0) != (b < 0)):
@@ -507,7 +514,6 @@ cdef class FeatureKernel:
     cdef int64_t last_book_t
     cdef int64_t levels_seen
     cdef double* lv            # 8 L: previous bp, bq, ap, aq, current bp, bq, ap, aq
-    cdef double* e             # L level OFIs of the latest state, then L scratch
     cdef double* row           # scratch ring row
     cdef double* tot           # scratch window totals of the book ring
     cdef double prev_mid
@@ -615,7 +621,6 @@ cdef class FeatureKernel:
         self.rsi.period = rsi_period
 
         self.lv = <double*>malloc(8 * L * sizeof(double))
-        self.e = <double*>malloc(2 * L * sizeof(double))
         self.row = <double*>malloc((B_LEVELS + L) * sizeof(double))
         self.tot = <double*>malloc((B_LEVELS + L) * sizeof(double))
         self.bar_em = <double*>malloc(L * sizeof(double))
@@ -625,7 +630,7 @@ cdef class FeatureKernel:
         self.roll.x = <int64_t*>malloc(roll_window * sizeof(int64_t))
         self.roll.y = <int64_t*>malloc(roll_window * sizeof(int64_t))
         self.roll.cap = roll_window
-        if (self.lv == NULL or self.e == NULL or self.row == NULL or self.tot == NULL or self.bar_em == NULL
+        if (self.lv == NULL or self.row == NULL or self.tot == NULL or self.bar_em == NULL
                 or self.closes == NULL or self.pca_s == NULL or self.large_ring == NULL
                 or self.roll.x == NULL or self.roll.y == NULL):
             raise MemoryError()
@@ -654,7 +659,6 @@ cdef class FeatureKernel:
 
     def __dealloc__(self):
         free(self.lv)
-        free(self.e)
         free(self.row)
         free(self.tot)
         free(self.bar_em)
@@ -875,6 +879,7 @@ cdef class FeatureKernel:
         cdef double* aq = self.lv + 7 * L
         cdef double mid, spread, em, d1, dm, r, x
         cdef double* row = self.row
+        cdef double* e = self.row + B_LEVELS      # the level OFIs go straight into the ring row
         self._clock(b.t)
         if self.started:            # a book message without any time has no "when"
             self.any_book = True
@@ -916,16 +921,16 @@ cdef class FeatureKernel:
         if self.n_states > 0:
             for i in range(L):
                 x = level_ofi(bp[i], bq[i], ap[i], aq[i], pbp[i], pbq[i], pap[i], paq[i], VARIANT_CKS)
-                self.e[i] = x
+                e[i] = x
                 em += x
             r = 1e4 * log(mid / self.prev_mid)
             self.last_spread_change = spread - self.last_spread
-            self.last_e1 = self.e[0]
-            self.cum_ofi += self.e[0]
+            self.last_e1 = e[0]
+            self.cum_ofi += e[0]
         else:
-            memset(self.e, 0, L * sizeof(double))
+            memset(e, 0, L * sizeof(double))
             r = 0.0
-        row[B_E1] = self.e[0]
+        row[B_E1] = e[0]
         row[B_EM] = em
         row[B_D1] = d1
         row[B_DM] = dm
@@ -933,13 +938,12 @@ cdef class FeatureKernel:
         row[B_RNZ] = 1.0 if r != 0.0 else 0.0
         row[B_SPREAD] = spread
         row[B_MID] = mid
-        memcpy(row + B_LEVELS, self.e, L * sizeof(double))
         if ring_push(&self.bring, self.now, row) < 0:
             return -1
         moments_push(&self.spread_m, spread)
-        self.bar_ofi1 += self.e[0]
+        self.bar_ofi1 += e[0]
         for i in range(L):
-            self.bar_em[i] += self.e[i]
+            self.bar_em[i] += e[i]
         self.bar_depth += dm
         self.bar_states += 1
         if mid > self.bar_hi:
@@ -1014,6 +1018,7 @@ cdef class FeatureKernel:
         cdef double Da[3]
         cdef double sb, sa, spb, spa, cross, pbL, paL, mu, sigma, spread_z, tox, wsum
         cdef double comp[6]
+        cdef double ofi_z1 = NAN, timb2 = NAN, large
         cdef double tt[8]
         cdef double* s
         cdef double* prow
@@ -1112,6 +1117,7 @@ cdef class FeatureKernel:
                 n = <double>self.H[h] / <double>self.bar_ns
                 x = (ring_sum(&self.bring, h, B_E1) - n * mu) / (sigma * sqrt(n))
             out[j] = x
+            ofi_z1 = x                              # the last one (second horizon): a toxicity component
             j += 1
         s = ring_totals(&self.bring, 1, self.tot)
         cnt = <double>ring_count(&self.bring, 1)
@@ -1140,7 +1146,8 @@ cdef class FeatureKernel:
             j += 1
         for h in range(1, 3):
             s = ring_totals(&self.tring, h, tt)
-            out[j] = s[T_SIGNED] / s[T_VOL] if self._engine_warm(h) and s[T_VOL] > 0.0 else NAN
+            timb2 = s[T_SIGNED] / s[T_VOL] if self._engine_warm(h) and s[T_VOL] > 0.0 else NAN
+            out[j] = timb2                          # the last one (third horizon): a toxicity component
             j += 1
         for h in range(1, 3):
             out[j] = ring_sum(&self.tring, h, T_COUNT) if self._engine_warm(h) else NAN
@@ -1148,7 +1155,8 @@ cdef class FeatureKernel:
         out[j] = ring_sum(&self.tring, 1, T_COUNT) / self.Hs[1] if self._engine_warm(1) else NAN
         s = ring_totals(&self.tring, 2, tt)
         out[j + 1] = s[T_VOL] / s[T_COUNT] if self._engine_warm(2) and s[T_COUNT] > 0.0 else NAN
-        out[j + 2] = (1.0 if self.large_count > 0 else 0.0) if self.large_ring[0] >= 0 else NAN
+        large = (1.0 if self.large_count > 0 else 0.0) if self.large_ring[0] >= 0 else NAN
+        out[j + 2] = large
         if bv and self._engine_warm(2) and s[T_VOL] > 0.0:
             x = s[T_NOTIONAL] / s[T_VOL]
             out[j + 3] = 1e4 * (m - x) / x
@@ -1170,23 +1178,16 @@ cdef class FeatureKernel:
             out[j + 3] = NAN
         out[j + 4] = moments_mean(&self.amihud_m) if hv and self.amihud_m.count == self.amihud_m.cap else NAN
         out[j + 5] = roll_spread(&self.roll)
-        # the toxicity index reads components computed elsewhere in the vector
+        # the toxicity index: ToxicityIndex's mapping of components computed above
         spread_z = NAN
         if hv and self.spread_m.count == self.spread_m.cap:
             spread_z = moments_zscore(&self.spread_m, self.last_spread, 1)
         comp[0] = out[j]
-        x = out[27]                                 # ofi_zscore at the second horizon
-        comp[1] = fabs(x) / 3.0 if fabs(x) < 3.0 else 1.0
-        if isnan(x):
-            comp[1] = NAN
-        comp[2] = (spread_z if spread_z > 0.0 else 0.0) / 3.0
-        if comp[2] > 1.0:
-            comp[2] = 1.0
-        if isnan(spread_z):
-            comp[2] = NAN
-        comp[3] = fabs(out[11])                     # depth imbalance at the middle depth
-        comp[4] = fabs(out[36])                     # trade imbalance at the third horizon
-        comp[5] = out[41]                           # large-trade flag
+        comp[1] = z_component(fabs(ofi_z1))
+        comp[2] = z_component(spread_z)
+        comp[3] = fabs((Db[1] - Da[1]) / (Db[1] + Da[1]))     # depth imbalance at the middle depth
+        comp[4] = fabs(timb2)
+        comp[5] = large
         tox = 0.0
         wsum = 0.0
         for i in range(6):
