@@ -907,6 +907,18 @@ cdef class OrderBook:
         cdef Side* sd = &self.sides[1]
         return self.price_of(-sd.e[sd.n - 1].key) if sd.n else NAN
 
+    def size_at(self, int side, int64_t price_ticks):
+        """Visible size at ``price_ticks`` on the bid (``side`` +1) or ask (-1) side; 0.0 if absent."""
+        cdef Side* sd
+        cdef int64_t key
+        cdef Py_ssize_t i
+        if side != 1 and side != -1:
+            raise InvalidInputError(f"side must be +1 (bids) or -1 (asks), got {side}")
+        sd = &self.sides[0 if side == 1 else 1]
+        key = price_ticks if side == 1 else -price_ticks
+        i = lower_bound(sd.e, sd.n, key)
+        return sd.e[i].size if i < sd.n and sd.e[i].key == key else 0.0
+
     def best_bid_size(self):
         cdef Side* sd = &self.sides[0]
         return sd.e[sd.n - 1].size if sd.n else NAN

@@ -36,7 +36,6 @@ import heapq
 import math
 import numbers
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -46,13 +45,12 @@ from ofi.backtest.latency import as_latency
 from ofi.data.tape import FLAG_BEGIN, KIND_BOOK, KIND_TRADE, TAPE_DTYPE, _check_tape
 from ofi.errors import InvalidInputError, OfiError
 from ofi.frames import Trade
-from ofi.metrics.trading import TradingMetrics, markouts
-from ofi.spec import parse_step
+from ofi.metrics.trading import NS_PER_DAY, TradingMetrics, markouts
+from ofi.orderflow._validate import positive_int
 
 __all__ = ["BacktestConfig", "BacktestEngine", "Strategy", "Context", "Fill", "Order"]
 
 BUY, SELL = 1, -1
-_NS_PER_DAY = 86_400 * 10**9
 
 
 @dataclass(frozen=True)
@@ -224,18 +222,20 @@ class Context:
 
     @property
     def open_orders(self) -> list[int]:
-        return [o.id for o in self._eng._orders.values() if o.status in ("pending", "resting")]
+        return list(self._eng._open)
 
     @property
     def config(self) -> BacktestConfig:
         return self._eng.config
 
-    def buy(self, qty: float, price: float | None = None) -> int:
-        """Send a buy order (market when ``price`` is None); returns its id."""
-        return self._eng._send(BUY, qty, price)
+    def buy(self, qty: float | None = None, price: float | None = None) -> int:
+        """Send a buy order (market when ``price`` is None) of ``qty``, by default the config's
+        ``position_size``; returns its id."""
+        return self._eng._send(BUY, self._eng.config.position_size if qty is None else qty, price)
 
-    def sell(self, qty: float, price: float | None = None) -> int:
-        return self._eng._send(SELL, qty, price)
+    def sell(self, qty: float | None = None, price: float | None = None) -> int:
+        """Send a sell order; as :meth:`buy`."""
+        return self._eng._send(SELL, self._eng.config.position_size if qty is None else qty, price)
 
     def cancel(self, order_id: int) -> None:
         self._eng._cancel(order_id)
@@ -278,11 +278,13 @@ class BacktestEngine:
     def _begin(self, strategy, tick_size, symbol, record_every):
         if not isinstance(strategy, Strategy):
             raise InvalidInputError(f"strategy must be an ofi.backtest.Strategy, got {type(strategy).__name__}")
-        if isinstance(record_every, bool) or not isinstance(record_every, numbers.Integral) or record_every < 1:
-            raise InvalidInputError(f"record_every must be an integer >= 1, got {record_every!r}")
         self._setup(tick_size, symbol)
-        self._record_every = int(record_every)
+        self._record_every = positive_int("record_every", record_every)
         self._strategy = strategy
+        # per-event work only where it is needed: risk checks with limits set, Trade objects for a
+        # strategy that reads trades
+        self._risk_limits = self.config.max_holding_time is not None or self.config.max_daily_loss is not None
+        self._wants_trades = type(strategy).on_trade is not Strategy.on_trade
         strategy.on_start(self._ctx)
 
     def _feed(self, chunk: np.ndarray) -> None:
@@ -304,7 +306,6 @@ class BacktestEngine:
     # ------------------------------------------------------------------ set-up
     def _setup(self, tick_size, symbol):
         cfg = self.config
-        self._tick = parse_step(tick_size, "tick_size")
         self._symbol = symbol
         self._xbook = OrderBook(symbol, tick_size)          # the exchange's
         self._sbook = OrderBook(symbol, tick_size)          # the strategy's view
@@ -327,6 +328,7 @@ class BacktestEngine:
         self._cash_seen = cfg.initial_capital
         self._pos_seen = 0.0
         self._orders: dict[int, Order] = {}
+        self._open: dict[int, Order] = {}        # pending or resting, in sending order
         self._resting: list[Order] = []
         self._next_id = 1
         self._heap: list = []                # (time, priority, seq, kind, payload)
@@ -337,7 +339,6 @@ class BacktestEngine:
         self._rows_fills: list[int] = []
         self._trades: list[tuple] = []
         self._rt = None                      # the open round trip
-        self._pos_open_ns = None
         self._day = None
         self._day_start_equity = cfg.initial_capital
         self._halted_day = None
@@ -427,13 +428,13 @@ class BacktestEngine:
         self._now_s = max(self._now_s, self._now_x)
         for o in self._orders.values():
             if o.status == "pending":
-                o.status, o.reason = "expired", "arrives after the end of the data"
+                self._settle(o, "expired", "arrives after the end of the data")
             elif o.status == "resting":
-                o.status, o.reason = "cancelled", "end of the data"
+                self._settle(o, "cancelled", "end of the data")
         self._resting.clear()
         if self.config.flat_at_end and abs(self._pos) > 1e-12:
             o = self._new_order(SELL if self._pos > 0 else BUY, abs(self._pos), None, self._now_x, self._now_x)
-            self._arrive(o, self._now_x, reason="flat_at_end")
+            self._arrive(o, reason="flat_at_end")
         self._heap = [h for h in self._heap if h[3] == "fill"]
         heapq.heapify(self._heap)
         self._drain_notifications(math.inf)
@@ -442,12 +443,12 @@ class BacktestEngine:
         t, _prio, _seq, what, payload = heapq.heappop(self._heap)
         if what == "arrive":
             self._now_x = max(self._now_x, t)
-            self._arrive(payload, t)
+            self._arrive(payload)
         elif what == "cancel":
             self._now_x = max(self._now_x, t)
             o = self._orders.get(payload)
             if o is not None and o.status in ("pending", "resting"):
-                o.status = "cancelled"
+                self._settle(o, "cancelled")
                 if o in self._resting:
                     self._resting.remove(o)
         elif what == "fill":
@@ -480,7 +481,8 @@ class BacktestEngine:
             if self._resting:
                 pt, size, side = self._trade_of[row][:3]
                 self._trade_against_resting(pt, size, side)
-        self._risk_check()
+        if self._risk_limits:
+            self._risk_check()
 
     def _check_resting_against_book(self):
         bb, ba = self._xbook.best_bid_ticks(), self._xbook.best_ask_ticks()
@@ -515,29 +517,22 @@ class BacktestEngine:
 
     def _level_size(self, side, price_ticks) -> float:
         # visible size at a price on the order's own side of the exchange book
-        b = self._xbook
-        bt, bs, at, as_ = b.top_levels(max(b.n_bids, b.n_asks, 1))
-        ticks, sizes = (bt, bs) if side == BUY else (at, as_)
-        m = np.flatnonzero(ticks == price_ticks)
-        return float(sizes[m[0]]) if len(m) else 0.0
+        return self._xbook.size_at(side, price_ticks)
 
-    def _arrive(self, o: Order, t, reason: str = ""):
+    def _arrive(self, o: Order, reason: str = ""):
         if o.status != "pending":
             return
         if reason:
             o.reason = reason
         if not self._xbook.ready:
-            o.status = "rejected"
-            o.reason = "exchange book not ready"
+            self._settle(o, "rejected", "exchange book not ready")
             return
         if self._halted() and o.reason not in ("risk", "flat_at_end") and not self._reduces(o):
-            o.status = "rejected"
-            o.reason = "daily loss limit"
+            self._settle(o, "rejected", "daily loss limit")
             return
         if self.config.max_leverage is not None and o.reason not in ("risk", "flat_at_end") \
                 and not self._reduces(o) and self._over_leverage(o):
-            o.status = "rejected"
-            o.reason = "leverage limit"
+            self._settle(o, "rejected", "leverage limit")
             return
         # the marketable part takes liquidity level by level
         bt, bs, at, as_ = self._xbook.top_levels(1000)
@@ -562,8 +557,7 @@ class BacktestEngine:
             self._fill(o, o.remaining, last, maker=False, price=self._price(last) * (1.0 + slip * o.side))
         if o.remaining > 1e-12:
             if o.price_ticks is None:
-                o.status = "filled" if o.remaining < o.qty else "cancelled"
-                o.reason = o.reason or "book depth exhausted"
+                self._settle(o, "filled" if o.remaining < o.qty else "cancelled", o.reason or "book depth exhausted")
             else:
                 o.status = "resting"
                 o.level_size = self._level_size(o.side, o.price_ticks)
@@ -584,7 +578,7 @@ class BacktestEngine:
         o.remaining -= qty
         if o.remaining <= 1e-12:
             o.remaining = 0.0
-            o.status = "filled"
+            self._settle(o, "filled")
             if o in self._resting:
                 self._resting.remove(o)
         t = self._now_x
@@ -599,10 +593,7 @@ class BacktestEngine:
         if abs(new_pos) < 1e-12:
             new_pos = 0.0
         if old_pos == 0.0:
-            self._rt = {"entry_ts": t, "side": 1 if signed > 0 else -1, "qty": abs(signed),
-                        "notional": abs(signed) * px, "xq": 0.0, "xn": 0.0,
-                        "cash": -(signed * px) - fee, "fees": fee, "gross": -(signed * px)}
-            self._pos_open_ns = t
+            self._open_rt(t, signed, px, fee)
             return
         rt = self._rt
         crosses = (old_pos > 0 and new_pos < 0) or (old_pos < 0 and new_pos > 0)
@@ -610,8 +601,7 @@ class BacktestEngine:
             adds = (old_pos > 0) == (signed > 0)
             rt["qty" if adds else "xq"] += abs(signed)
             rt["notional" if adds else "xn"] += abs(signed) * px
-            rt["cash"] += -(signed * px) - fee
-            rt["gross"] += -(signed * px)
+            rt["gross"] -= signed * px
             rt["fees"] += fee
             if new_pos == 0.0:
                 self._close_rt(t, px)
@@ -619,27 +609,26 @@ class BacktestEngine:
         # a reversal: the closing part ends this round trip, the rest opens the next one
         close_q = abs(old_pos)
         frac = close_q / abs(signed)
-        rt["cash"] += -(np.sign(signed) * close_q * px) - fee * frac
-        rt["gross"] += -(np.sign(signed) * close_q * px)
+        rt["gross"] += old_pos * px              # the closing part: -sign(signed) * |old_pos| * px
         rt["fees"] += fee * frac
         rt["xq"] += close_q
         rt["xn"] += close_q * px
         self._close_rt(t, px)
-        rest = signed + old_pos            # what is left after flattening
-        self._rt = {"entry_ts": t, "side": 1 if rest > 0 else -1, "qty": abs(rest), "notional": abs(rest) * px,
-                    "xq": 0.0, "xn": 0.0, "cash": -(rest * px) - fee * (1 - frac), "fees": fee * (1 - frac),
-                    "gross": -(rest * px)}
-        self._pos_open_ns = t
+        self._open_rt(t, signed + old_pos, px, fee * (1.0 - frac))
+
+    def _open_rt(self, t, q, px, fee):
+        """A round trip opened at t by signed quantity q at px (its fee share ``fee``)."""
+        self._rt = {"entry_ts": t, "side": 1 if q > 0 else -1, "qty": abs(q), "notional": abs(q) * px,
+                    "xq": 0.0, "xn": 0.0, "fees": fee, "gross": -(q * px)}
 
     def _close_rt(self, t, px):
         rt = self._rt
         entry = rt["notional"] / rt["qty"] if rt["qty"] > 0 else math.nan
         exit_ = rt["xn"] / rt["xq"] if rt["xq"] > 0 else px
         self._trades.append((rt["entry_ts"], t, rt["side"], rt["qty"], entry, exit_, rt["gross"], rt["fees"],
-                             rt["cash"]))
+                             rt["gross"] - rt["fees"]))
         self._tm.on_round_trip(rt["entry_ts"], t, rt["side"], rt["qty"], entry, exit_, rt["gross"], rt["fees"])
         self._rt = None
-        self._pos_open_ns = None
 
     # ------------------------------------------------------------------ risk
     def _equity_x(self) -> float:
@@ -647,7 +636,7 @@ class BacktestEngine:
         return self._cash + (self._pos * mid if self._pos else 0.0)
 
     def _halted(self) -> bool:
-        return self._halted_day is not None and self._halted_day == self._now_x // _NS_PER_DAY
+        return self._halted_day is not None and self._halted_day == self._now_x // NS_PER_DAY
 
     def _over_leverage(self, o: Order) -> bool:
         mid = self._xbook.mid_price()
@@ -663,7 +652,7 @@ class BacktestEngine:
 
     def _risk_check(self):
         cfg = self.config
-        day = self._now_x // _NS_PER_DAY
+        day = self._now_x // NS_PER_DAY
         if self._day != day:
             eq = self._equity_x()
             self._day = day
@@ -671,22 +660,21 @@ class BacktestEngine:
         if self._pos == 0.0:
             return
         reason = None
-        if cfg.max_holding_time is not None and self._pos_open_ns is not None \
-                and self._now_x - self._pos_open_ns >= cfg.max_holding_time:
+        if cfg.max_holding_time is not None and self._rt is not None \
+                and self._now_x - self._rt["entry_ts"] >= cfg.max_holding_time:
             reason = "max_holding_time"
         elif cfg.max_daily_loss is not None:
             eq = self._equity_x()
             if eq == eq and eq - self._day_start_equity <= -cfg.max_daily_loss:
                 reason = "daily_loss"
                 self._halted_day = day
-        if reason is not None and not any(o.reason == "risk" and o.status == "pending" for o in self._orders.values()):
+        if reason is not None and not any(o.reason == "risk" for o in self._open.values()):
             o = self._new_order(SELL if self._pos > 0 else BUY, abs(self._pos), None, self._now_x, self._now_x)
             o.reason = "risk"
-            self._arrive(o, self._now_x)
+            self._arrive(o)
 
     # ------------------------------------------------------------------ strategy side
     def _deliver(self, i):
-        self._drain_notifications(self._now_s)
         row = self._ev[i]
         if self._ev_kind[i] == KIND_BOOK:
             try:
@@ -694,7 +682,7 @@ class BacktestEngine:
             except OfiError:
                 pass                            # stale until the next snapshot, as live
             self._strategy.on_book(self._ctx, self._sbook)
-        else:
+        elif self._wants_trades:
             pt, size, side, seq, te, tl = self._trade_of[row]
             t = Trade(self._symbol, self._price(pt), size, side, te, "", pt, seq, False, False, tl)
             self._strategy.on_trade(self._ctx, t)
@@ -706,10 +694,18 @@ class BacktestEngine:
         self._cash_seen -= fill.side * fill.qty * fill.price + fill.fee
         self._strategy.on_fill(self._ctx, fill)
 
+    def _settle(self, o: Order, status: str, reason: str | None = None) -> None:
+        """A final status: the order leaves the open set."""
+        o.status = status
+        if reason is not None:
+            o.reason = reason
+        self._open.pop(o.id, None)
+
     def _new_order(self, side, qty, price_ticks, sent, arrive) -> Order:
         o = Order(self._next_id, side, float(qty), price_ticks, sent, arrive, remaining=float(qty))
         self._next_id += 1
         self._orders[o.id] = o
+        self._open[o.id] = o
         return o
 
     def _send(self, side, qty, price) -> int:
@@ -719,10 +715,7 @@ class BacktestEngine:
         if price is not None:
             if isinstance(price, bool) or not isinstance(price, numbers.Real) or not (0 < price < math.inf):
                 raise InvalidInputError(f"limit price must be > 0, got {price!r}")
-            q = Decimal(repr(float(price))) / self._tick
-            if q != q.to_integral_value():
-                raise InvalidInputError(f"limit price {price!r} is not on the {self._tick} tick grid")
-            pt = int(q)
+            pt = self._xbook.spec.price_to_ticks(float(price))     # off the tick grid: InvalidInputError
         t = self._now_s
         arrive = t + self.config.order_latency.draw(self._rng)
         o = self._new_order(side, qty, pt, t, arrive)
@@ -746,8 +739,7 @@ class BacktestEngine:
     def _price(self, ticks: int) -> float:
         p = self._price_cache.get(ticks)
         if p is None:
-            p = float(Decimal(ticks) * self._tick)
-            self._price_cache[ticks] = p
+            p = self._price_cache[ticks] = self._xbook.spec.ticks_to_price(ticks)
         return p
 
     def _record(self, t):

@@ -6,6 +6,7 @@ import math
 from ofi.backtest.engine import Context, Fill, Strategy
 from ofi.errors import InvalidInputError
 from ofi.features import FeatureConfig, FeatureEngine
+from ofi.orderflow._validate import positive_int
 from ofi.strategy import PositionConfig, PositionManager, Signal, SignalConfig, SignalGenerator
 
 __all__ = ["ModelStrategy"]
@@ -49,13 +50,13 @@ class ModelStrategy(Strategy):
         if model is not None:
             self.signals.set_model(model)
         self.positions = PositionManager(position or PositionConfig())
-        if isinstance(record_every, bool) or not isinstance(record_every, int) or record_every < 1:
-            raise InvalidInputError(f"record_every must be an integer >= 1, got {record_every!r}")
-        self.record_every = record_every
+        self.record_every = positive_int("record_every", record_every)
         self.trade_after_ns = trade_after_ns
         self._k = 0
-        self._pending = False           # an order is on its way: wait for it before the next one
         self.last_signal = None
+        ix = {n: i for i, n in enumerate(self.features.names)}
+        self._i_mid, self._i_ofi, self._i_vpin = ix["mid_price"], ix["ofi_10s"], ix["vpin"]
+        self._i_spread, self._i_vol = ix["spread_bps"], ix["realized_vol_1m"]
 
     def on_start(self, ctx: Context) -> None:
         self._symbol = ctx.book.symbol
@@ -65,32 +66,29 @@ class ModelStrategy(Strategy):
 
     def on_fill(self, ctx: Context, fill: Fill) -> None:
         self.positions.on_fill(self._symbol, fill.side, fill.qty, fill.price, fill.fee, fill.ts_ns)
-        if not ctx.open_orders:
-            self._pending = False
 
     def on_book(self, ctx: Context, book) -> None:
         self.features.update_orderbook(book)
         fv = self.features.extract_features(book)
+        x = fv.values
         self._k += 1
-        mid = fv["mid_price"]
+        mid = x[self._i_mid]
         if self._k % self.record_every == 0 and mid == mid:
-            ctx.record(mid=mid, ofi=fv["ofi_10s"], vpin=fv["vpin"])
-        if self._pending:
-            if not ctx.open_orders:
-                self._pending = False
-            else:
-                return
+            ctx.record(mid=mid, ofi=x[self._i_ofi], vpin=x[self._i_vpin])
+        if ctx.open_orders:             # an order is on its way: wait for it before the next one
+            return
         if mid != mid:
             return
         t = ctx.now_ns
         if self.trade_after_ns is not None and t < self.trade_after_ns:
             return
         pos = ctx.position
-        self.positions.mark(self._symbol, mid, t)
-        if pos != 0.0 and self.positions.exit_reason(self._symbol, mid, t) is not None:
+        if pos == 0.0:
+            self.positions.mark(self._symbol, mid, t)
+        elif self.positions.exit_reason(self._symbol, mid, t) is not None:       # (it marks too)
             self._order(ctx, -pos)
             return
-        sig = self.signals.generate(fv, mid, fv["spread_bps"], position=pos, ts_ns=t)
+        sig = self.signals.generate(fv, mid, x[self._i_spread], position=pos, ts_ns=t)
         self.last_signal = sig
         if sig.signal == Signal.HOLD:
             return
@@ -100,7 +98,7 @@ class ModelStrategy(Strategy):
             return
         if not self.positions.can_open(t):
             return
-        vol = fv["realized_vol_1m"]
+        vol = x[self._i_vol]
         target = self.positions.target_qty(sig.signal, mid, ctx.equity, None if math.isnan(vol) else vol)
         if target is None:
             return
@@ -113,4 +111,3 @@ class ModelStrategy(Strategy):
             ctx.buy(abs(delta))
         else:
             ctx.sell(abs(delta))
-        self._pending = True

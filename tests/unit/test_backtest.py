@@ -317,3 +317,9 @@ def test_orders_beyond_the_leverage_limit_are_rejected_and_reducing_ones_pass():
     assert [o.reason for o in eng._orders.values()] == ["", "leverage limit", ""]
     with pytest.raises(InvalidInputError):
         BacktestConfig(max_leverage=0)
+
+
+def test_an_order_without_a_quantity_uses_the_configured_position_size():
+    tape = Tape().book(1, kind="snapshot", **BOOK).book(2, [], []).build()
+    r = run(tape, Script({0: lambda c: c.buy()}), position_size=0.25)
+    assert r.fills["qty"].tolist() == [0.25]

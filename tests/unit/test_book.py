@@ -728,3 +728,12 @@ def test_book_frame_without_ts_or_with_negative_u_is_rejected_untouched():
     with pytest.raises(InvalidInputError, match="data.u"):
         b.apply_frame(frame("delta", [("100.0", "2")], [], -6))
     assert (b.update_id, b.best_bid_size(), b.rejected) == (5, 1.0, 2)
+
+
+def test_size_at_reads_one_level_of_either_side():
+    b = OrderBook("TEST", "0.1")
+    b.apply_snapshot(1, [1000, 999], [1.0, 2.0], [1001, 1003], [0.5, 0.7])
+    assert (b.size_at(1, 999), b.size_at(1, 1000), b.size_at(-1, 1003)) == (2.0, 1.0, 0.7)
+    assert b.size_at(1, 998) == 0.0 and b.size_at(-1, 1002) == 0.0 and b.size_at(-1, 999) == 0.0
+    with pytest.raises(InvalidInputError):
+        b.size_at(0, 1000)
