@@ -5,7 +5,8 @@ from libc.stdint cimport int32_t
 # One split: go right iff x > thr, or x is NaN and nan_right. Every supported library's rule maps
 # onto it: scikit-learn and LightGBM split on x <= thr; XGBoost's x < t (in float32) becomes
 # x32 <= nextafterf(t, -inf); a padded node (an early leaf in a perfect tree) has thr = +inf and
-# nan_right = 0, so everything goes left.
+# nan_right = 0, so everything goes left. At run time ``feat`` holds 2 f + nan_right, the index
+# into a doubled row whose copy carries NaN as -inf or +inf: one comparison decides.
 ctypedef struct TNode:
     double thr
     int32_t feat

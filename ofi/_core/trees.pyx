@@ -2,10 +2,12 @@
 
 Layout. Every tree is padded to a *perfect* tree of the ensemble's depth D: node i has children
 2i + 1 and 2i + 2, nodes are ``TNode`` (16 bytes: threshold, feature, NaN direction), leaves follow
-in an array of 2^D values. Traversal is D steps of ``i = 2i + 1 + right`` with ``right`` computed
-arithmetically, so there is no data-dependent branch; four trees are walked in lockstep so their
-independent load chains overlap. An early leaf of the original tree becomes a chain of padding
-nodes that send every value left (threshold +inf, NaN left) to a copy of its value.
+in an array of 2^D values. Traversal is D steps of ``i = 2i + 1 + (x > thr)``, no data-dependent
+branch; eight trees are walked in lockstep so their independent load chains overlap (the ensemble
+is padded with empty trees to a multiple of eight). An early leaf of the original tree becomes a
+chain of padding nodes that send every value left (threshold +inf, NaN left) to a copy of its
+value. NaN costs no extra test: each row is doubled (NaN read as -inf by nodes that send it left,
+as +inf by nodes that send it right; see ``Forest.__cinit__``).
 
 Summation. The raw score of output k is ``base[k]`` plus the leaf values of the trees of class k,
 added in tree order: the order scikit-learn and LightGBM use, so raw scores agree to the last bit
@@ -14,10 +16,11 @@ added in tree order: the order scikit-learn and LightGBM use, so raw scores agre
 """
 cimport cython
 from cython.parallel cimport prange
-from libc.stdint cimport int32_t, int64_t
-from libc.stdlib cimport malloc, free
+from libc.stdint cimport int32_t
+from libc.stdlib cimport malloc, calloc, free
+from libc.float cimport DBL_MAX
 from libc.string cimport memcpy
-from libc.math cimport exp, expf, isnan, INFINITY, NAN
+from libc.math cimport expf, INFINITY, NAN
 
 import numpy as np
 cimport numpy as cnp
@@ -73,9 +76,6 @@ cdef class Forest:
     cdef readonly int link
     cdef readonly bint f32      # compare float32-rounded inputs (XGBoost)
     cdef readonly bint acc32    # accumulate and link in float32 (XGBoost)
-    cdef bint dual              # nodes index a doubled row x2[2f + nan_right] (NaN -> -inf / +inf):
-                                # one comparison per node; off only if a node has thr = +inf and
-                                # sends NaN right (then +inf could not stand for NaN)
     cdef Py_ssize_t n_int
     cdef Py_ssize_t n_leaf
 
@@ -113,23 +113,34 @@ cdef class Forest:
             raise InvalidInputError("leaf values and baselines must be finite")
         if np.isnan(np.asarray(t)).any():
             raise InvalidInputError("thresholds must not be NaN")
+        tt = np.asarray(t)
+        if (tt == DBL_MAX).any():
+            raise InvalidInputError("a split threshold equal to the largest double is not supported")
         self.link = link
         self.f32 = f32
         self.acc32 = acc32
-        self.nodes = <TNode*>malloc(max(1, self.n_trees * self.n_int) * sizeof(TNode))
-        self.leaves = <double*>malloc(max(1, self.n_trees * self.n_leaf) * sizeof(double))
-        self.tree_out = <int32_t*>malloc(max(1, self.n_trees) * sizeof(int32_t))
+        # Trees are padded to a multiple of BLOCK with all-left trees whose leaves are 0.0, so the
+        # lockstep walk needs no tail loop (adding +0.0 leaves every sum unchanged).
+        self.n_trees = ((self.n_trees + BLOCK - 1) // BLOCK) * BLOCK
+        self.nodes = <TNode*>calloc(max(1, self.n_trees * self.n_int), sizeof(TNode))
+        self.leaves = <double*>calloc(max(1, self.n_trees * self.n_leaf), sizeof(double))
+        self.tree_out = <int32_t*>calloc(max(1, self.n_trees), sizeof(int32_t))
         self.base = <double*>malloc(self.n_outputs * sizeof(double))
         if self.nodes == NULL or self.leaves == NULL or self.tree_out == NULL or self.base == NULL:
             raise MemoryError()
-        self.dual = not bool(((np.asarray(t) == INFINITY) & (np.asarray(m) != 0)).any())
-        for i in range(self.n_trees * self.n_int):
+        # Nodes read a doubled row x2[2f + nan_right] in which NaN is -inf (left copy) or +inf
+        # (right copy) and a real +inf is the largest double: one comparison routes every value.
+        # A node sending NaN right past threshold +inf gets threshold DBL_MAX, so NaN (+inf) still
+        # goes right and a real +inf (DBL_MAX) still goes left.
+        for i in range(to.shape[0] * self.n_int):
             self.nodes[i].thr = t[i // self.n_int, i % self.n_int]
-            self.nodes[i].feat = f[i // self.n_int, i % self.n_int]
             self.nodes[i].nan_right = 1 if m[i // self.n_int, i % self.n_int] else 0
-            if self.dual:
-                self.nodes[i].feat = 2 * self.nodes[i].feat + self.nodes[i].nan_right
-        for i in range(self.n_trees):
+            self.nodes[i].feat = 2 * f[i // self.n_int, i % self.n_int] + self.nodes[i].nan_right
+            if self.nodes[i].thr == INFINITY and self.nodes[i].nan_right:
+                self.nodes[i].thr = DBL_MAX
+        for i in range(to.shape[0] * self.n_int, self.n_trees * self.n_int):
+            self.nodes[i].thr = INFINITY                    # padding trees: everything left
+        for i in range(to.shape[0]):
             memcpy(&self.leaves[i * self.n_leaf], &lv[i, 0], self.n_leaf * sizeof(double))
             self.tree_out[i] = to[i]
         for i in range(self.n_outputs):
@@ -142,27 +153,14 @@ cdef class Forest:
         free(self.base)
 
     # ---------------------------------------------------------------- the kernel
-    cdef inline Py_ssize_t _leaf(self, Py_ssize_t t, const double* x) noexcept nogil:
-        cdef const TNode* nd = self.nodes + t * self.n_int
-        cdef Py_ssize_t i = 0, d
-        cdef double v
-        if self.dual:
-            for d in range(self.depth):
-                i = 2 * i + 1 + (x[nd[i].feat] > nd[i].thr)
-        else:
-            for d in range(self.depth):
-                v = x[nd[i].feat]
-                i = 2 * i + 1 + ((v > nd[i].thr) | ((v != v) & nd[i].nan_right))
-        return t * self.n_leaf + i - self.n_int
-
     cdef void _raw(self, const double* x, double* out) noexcept nogil:
-        """Raw scores of a prepared row into out[n_outputs]."""
-        cdef Py_ssize_t t = 0, n = self.n_trees, i0, d, b
+        """Raw scores of a prepared (doubled) row into out[n_outputs]."""
+        cdef Py_ssize_t t = 0, n = self.n_trees, d, b
         cdef Py_ssize_t idx[BLOCK]
         cdef int k
         cdef const TNode* nb
         cdef const TNode* nd
-        cdef double v0, a1
+        cdef double a1
         cdef double accd[MAX_OUT]
         cdef float acc[MAX_OUT]
         cdef float a1f
@@ -176,21 +174,14 @@ cdef class Forest:
         # BLOCK trees in lockstep: their load chains are independent, so the core overlaps them.
         # Leaves are then added in tree order (the libraries' order), into a register when there
         # is one output.
-        while t + BLOCK <= n:
+        while t < n:
             nb = self.nodes + t * I
             for b in range(BLOCK):
                 idx[b] = 0
-            if self.dual:
-                for d in range(self.depth):
-                    for b in range(BLOCK):
-                        nd = nb + b * I + idx[b]
-                        idx[b] = 2 * idx[b] + 1 + (x[nd.feat] > nd.thr)
-            else:
-                for d in range(self.depth):
-                    for b in range(BLOCK):
-                        nd = nb + b * I + idx[b]
-                        v0 = x[nd.feat]
-                        idx[b] = 2 * idx[b] + 1 + ((v0 > nd.thr) | ((v0 != v0) & nd.nan_right))
+            for d in range(self.depth):
+                for b in range(BLOCK):
+                    nd = nb + b * I + idx[b]
+                    idx[b] = 2 * idx[b] + 1 + (x[nd.feat] > nd.thr)
             if single:
                 if f32acc:
                     for b in range(BLOCK):
@@ -205,18 +196,6 @@ cdef class Forest:
                 for b in range(BLOCK):
                     accd[self.tree_out[t + b]] += self.leaves[(t + b) * L + idx[b] - I]
             t += BLOCK
-        while t < n:
-            i0 = self._leaf(t, x)
-            if single:
-                if f32acc:
-                    a1f += <float>self.leaves[i0]
-                else:
-                    a1 += self.leaves[i0]
-            elif f32acc:
-                acc[self.tree_out[t]] += <float>self.leaves[i0]
-            else:
-                accd[self.tree_out[t]] += self.leaves[i0]
-            t += 1
         if single:
             out[0] = a1f if f32acc else a1
         else:
@@ -306,25 +285,20 @@ cdef class Forest:
     cdef void _prep_and_run(self, const double* x, double* xb, double* out, bint raw) noexcept nogil:
         cdef Py_ssize_t j
         cdef double v
-        cdef const double* row = x
-        if self.f32 or self.dual:
-            if self.dual:
-                for j in range(self.n_features):
-                    v = <double>(<float>x[j]) if self.f32 else x[j]
-                    if v != v:
-                        xb[2 * j] = -INFINITY
-                        xb[2 * j + 1] = INFINITY
-                    else:
-                        xb[2 * j] = v
-                        xb[2 * j + 1] = v
+        for j in range(self.n_features):
+            v = <double>(<float>x[j]) if self.f32 else x[j]
+            if v != v:
+                xb[2 * j] = -INFINITY
+                xb[2 * j + 1] = INFINITY
             else:
-                for j in range(self.n_features):
-                    xb[j] = <double>(<float>x[j])
-            row = xb
+                if v == INFINITY:
+                    v = DBL_MAX
+                xb[2 * j] = v
+                xb[2 * j + 1] = v
         if raw:
-            self._raw(row, out)
+            self._raw(xb, out)
         else:
-            self._link(row, out)
+            self._link(xb, out)
 
     def raw_one(self, const double[::1] x, double[::1] out):
         """Raw scores (before the link) of one row."""

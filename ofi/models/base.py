@@ -163,9 +163,19 @@ class CompiledModel:
             except InvalidInputError:
                 pass                    # coerce below (another dtype, a strided view), or say why
         names = getattr(features, "names", None)
-        if names is not None and names is not self._names_ok:
-            self._check_names(names)
-        x = getattr(features, "values", features)
+        if names is not None:
+            if names is not self._names_ok:
+                self._check_names(names)
+            x = features.values
+            if type(x) is np.ndarray and x.ndim == 1:        # a FeatureVector: the live path
+                out = np.empty(self._k)
+                try:
+                    c.proba_one(x, out)
+                    return out
+                except InvalidInputError:
+                    pass
+        else:
+            x = features
         try:
             arr = np.asarray(x, dtype=np.float64)
         except (TypeError, ValueError) as exc:

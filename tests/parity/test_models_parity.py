@@ -52,7 +52,7 @@ def test_sklearn_hgb_equal_within_1e12_on_100k_rows_with_nan(classes, rows):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
     # values exactly on a split threshold go left, as in scikit-learn: probe every threshold
     thr = m._forest.thr[np.isfinite(m._forest.thr)]
-    feat = (m._forest.feat.reshape(-1) // 1)[np.isfinite(m._forest.thr.reshape(-1))]
+    feat = m._forest.feat.reshape(-1)[np.isfinite(m._forest.thr.reshape(-1))]
     probe = np.tile(np.nan_to_num(rows[:1]), (len(thr), 1))
     probe[np.arange(len(thr)), feat] = thr
     np.testing.assert_allclose(m.predict_proba(probe), m.estimator_.predict_proba(probe), rtol=0, atol=1e-12)

@@ -46,8 +46,8 @@ def test_training_is_seeded_and_predict_has_the_contract_shapes(gbm):
     assert P.shape == (len(X), 2)
     np.testing.assert_array_equal(gbm.predict_proba(X, n_threads=2), P)      # threads change nothing
     np.testing.assert_array_equal(gbm.predict_proba(list(X[0])), p1)          # lists are accepted
-    assert gbm.predict(X[0]) in (0, 1)
-    # a feature far from the rule's: the model learned x0 (accuracy well above chance)
+    assert gbm.predict(X[0]) == gbm.classes_[int(np.argmax(p1))]
+    # the labels follow x0: the model learned it (accuracy well above chance)
     assert (gbm.predict(X) == y).mean() > 0.9
 
 
@@ -284,3 +284,11 @@ def test_a_feature_never_defined_in_training_does_not_break_it():
     row = X[0].copy()
     row[4] = 123.0
     np.testing.assert_array_equal(m.predict_proba(row), m.predict_proba(X[0]))
+
+
+def test_a_threshold_at_the_largest_double_is_refused():
+    from ofi._core.trees import LINK_LOGISTIC, Forest
+    thr = np.array([[np.finfo(np.float64).max]])
+    with pytest.raises(InvalidInputError, match="largest double"):
+        Forest(thr, np.zeros((1, 1), np.int32), np.zeros((1, 1), np.int32), np.zeros((1, 2)),
+               np.zeros(1, np.int32), np.zeros(1), 1, 1, LINK_LOGISTIC)
