@@ -140,7 +140,7 @@ def test_loopback_ours(benchmark, data):
         while subscribed < 1 and time.monotonic() < deadline:  # one reply for both topics
             ev = s.next_event(0.5)
             subscribed += isinstance(ev, Subscribed)
-        state.update(srv=srv, stream=s)
+        state.update(srv=srv, stream=s, open=True)
         return (), {}
 
     def run():
@@ -160,13 +160,14 @@ def test_loopback_ours(benchmark, data):
         state["book"] = book
 
     def teardown():
+        state["open"] = False
         state["stream"].close()
         state["srv"].stop()
 
     try:
-        benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
+        benchmark.pedantic(run, setup=setup, teardown=teardown, rounds=3, iterations=1)
     finally:
-        if "stream" in state:
+        if state.get("open"):                  # a round that raised before its teardown
             teardown()
     _check_book(state["book"], data)
     st = state["stream"].stats()
@@ -190,7 +191,7 @@ def test_loopback_server_ceiling(benchmark, data):
         ws.send(json.dumps({"req_id": "1", "op": "subscribe", "args": [TOPIC, f"publicTrade.{SYMBOL}"]}))
         reply = ws.recv()
         assert '"success":true' in reply
-        state.update(srv=srv, ws=ws)
+        state.update(srv=srv, ws=ws, open=True)
         return (), {}
 
     def run():
@@ -205,6 +206,7 @@ def test_loopback_server_ceiling(benchmark, data):
             got += len(chunk)
 
     def teardown():
+        state["open"] = False
         try:
             state["ws"].sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -212,9 +214,9 @@ def test_loopback_server_ceiling(benchmark, data):
         state["srv"].stop()
 
     try:
-        benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
+        benchmark.pedantic(run, setup=setup, teardown=teardown, rounds=3, iterations=1)
     finally:
-        if "ws" in state:
+        if state.get("open"):                  # a round that raised before its teardown
             teardown()
     record(benchmark, impl="floor", label="server ceiling: the fake server's send rate (raw socket, bytes counted)",
            unit="frame", n_units=data.n, messages=data.n, levels=0)
@@ -243,7 +245,7 @@ def test_loopback_pybit(benchmark, data):
         mgr.subscribe("orderbook.50.{symbol}", on_book, SYMBOL)
         mgr.subscribe("publicTrade.{symbol}", on_trade, SYMBOL)
         time.sleep(0.3)  # the subscribe replies
-        state.update(srv=srv, mgr=mgr, counts=counts)
+        state.update(srv=srv, mgr=mgr, counts=counts, open=True)
         return (), {}
 
     def run():
@@ -256,13 +258,14 @@ def test_loopback_pybit(benchmark, data):
             time.sleep(0.0005)
 
     def teardown():
+        state["open"] = False
         state["mgr"].exit()
         state["srv"].stop()
 
     try:
-        benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
+        benchmark.pedantic(run, setup=setup, teardown=teardown, rounds=3, iterations=1)
     finally:
-        if "mgr" in state:
+        if state.get("open"):                  # a round that raised before its teardown
             teardown()
     book = state["mgr"].data[TOPIC]
     # pybit keeps levels as unsorted [price, size] string lists: compare as sets
