@@ -531,12 +531,7 @@ cdef class KyleLambda:
 
     def __cinit__(self, window=20, intercept=True, *, interval_ns=None, x="sv", log=False,
                   min_periods=None):
-        cdef Py_ssize_t need = 3 if intercept else 2
-        if isinstance(window, bool) or not isinstance(window, numbers.Integral):
-            raise InvalidInputError(f"window must be an integer >= {need}, got {window!r}")
-        if window < need:
-            raise InvalidInputError(f"window must be >= {need} with intercept={bool(intercept)}, "
-                                    f"got {window!r}")
+        window = count_arg("window", window, 3 if intercept else 2)      # 3 points fit a line and its error
         min_periods = min_periods_arg(min_periods, window, 1)
         if x == "sv":
             self.xkind = X_SV

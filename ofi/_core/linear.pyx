@@ -103,7 +103,8 @@ cdef class Linear:
         self._proba(<const double*>cnp.PyArray_DATA(x), <double*>cnp.PyArray_DATA(out))
 
     def proba_batch(self, const double[:, ::1] X, double[:, ::1] out, int n_threads=1):
-        """Rows of X -> rows of out (serial: a linear row costs less than a thread hand-off)."""
+        """Rows of X -> rows of out. Serial: a linear row costs less than a thread hand-off;
+        ``n_threads`` is accepted so both compiled predictors take the same call."""
         cdef Py_ssize_t i, n = X.shape[0]
         if X.shape[1] != self.n_features or out.shape[0] != n or out.shape[1] != self.n_classes:
             raise InvalidInputError("X or out has the wrong shape")

@@ -1481,9 +1481,7 @@ class BybitStream:
                 out.append(payload)
             elif type(payload) is Overflow:
                 out.append(payload)
-                buf = []
-                self._handler.on_overflow(payload.book_frames_dropped, ts, buf)
-                out.extend(buf)
+                self._handler.on_overflow(payload.book_frames_dropped, ts, out)
             else:
                 out.append(payload)
         else:

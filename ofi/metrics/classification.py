@@ -32,6 +32,7 @@ from itertools import combinations
 import numpy as np
 
 from ofi.errors import InvalidInputError
+from ofi.orderflow._validate import same_length
 
 __all__ = [
     "accuracy",
@@ -126,14 +127,6 @@ def _same_kind(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:
         raise InvalidInputError(
             f"{name_a} and {name_b} must both be strings or both be numbers, got dtypes "
             f"{a.dtype} and {b.dtype}")
-
-
-def _same_length(**arrays) -> int:
-    lengths = {k: len(v) for k, v in arrays.items()}
-    if len(set(lengths.values())) > 1:
-        raise InvalidInputError("arrays must have the same length, got "
-                                + ", ".join(f"{k}={n}" for k, n in lengths.items()))
-    return next(iter(lengths.values()))
 
 
 def _labels_param(labels, y_true: np.ndarray) -> np.ndarray | None:
@@ -291,7 +284,7 @@ def _pair(y_true, y_pred, sample_weight):
     yt = _labels("y_true", y_true)
     yp = _labels("y_pred", y_pred)
     _same_kind("y_true", yt, "y_pred", yp)
-    n = _same_length(y_true=yt, y_pred=yp)
+    n = same_length(y_true=yt, y_pred=yp)
     return yt, yp, _weights(sample_weight, n)
 
 

@@ -34,7 +34,7 @@ import numbers
 import numpy as np
 
 from ofi.errors import InvalidInputError
-from ofi.orderflow._validate import float_array
+from ofi.orderflow._validate import float_array, same_length
 
 __all__ = [
     "NS_PER_DAY",
@@ -153,14 +153,6 @@ def _side_array(name: str, x) -> np.ndarray:
         i = int(np.flatnonzero(bad)[0])
         raise InvalidInputError(f"{name} must hold +1 / -1, got {_r(arr[i])} at index {i}")
     return arr.astype(np.int64)
-
-
-def _same_length(**arrays) -> int:
-    lengths = {k: len(v) for k, v in arrays.items()}
-    if len(set(lengths.values())) > 1:
-        raise InvalidInputError("arrays must have the same length, got "
-                                + ", ".join(f"{k}={n}" for k, n in lengths.items()))
-    return next(iter(lengths.values()))
 
 
 def _sorted(name: str, ts: np.ndarray) -> None:
@@ -523,7 +515,7 @@ def daily_returns(ts_ns, equity, initial=None) -> tuple[np.ndarray, np.ndarray]:
     """
     ts = _ts_array("ts_ns", ts_ns)
     e = _float_array("equity", equity, positive=True)
-    n = _same_length(ts_ns=ts, equity=e)
+    n = same_length(ts_ns=ts, equity=e)
     _sorted("ts_ns", ts)
     base = _positive("initial", initial) if initial is not None else (float(e[0]) if n else 1.0)
     if n == 0:
@@ -579,10 +571,10 @@ def markouts(fill_ts, fill_side, fill_price, mid_ts, mid,
     fts = _ts_array("fill_ts", fill_ts)
     side = _side_array("fill_side", fill_side)
     price = _float_array("fill_price", fill_price, positive=True)
-    n = _same_length(fill_ts=fts, fill_side=side, fill_price=price)
+    n = same_length(fill_ts=fts, fill_side=side, fill_price=price)
     mts = _ts_array("mid_ts", mid_ts)
     m = _float_array("mid", mid, positive=True)
-    _same_length(mid_ts=mts, mid=m)
+    same_length(mid_ts=mts, mid=m)
     _sorted("mid_ts", mts)
     h = np.asarray(horizons_ns)
     if h.ndim != 1 or h.size == 0 or h.dtype.kind not in "iu":

