@@ -14,9 +14,11 @@ Groups (unit: message; ns per message = 1e9 / messages per second):
   (empty callbacks: the engine alone); hftbacktest runs the same rule in its numba ``njit`` loop
   (``wait_next_feed`` per feed, ``submit_buy_order`` / ``submit_sell_order`` market orders).
 * ``backtest-model``: ``ModelStrategy`` with a 50-tree depth-4 ``GradientBoostingModel`` trained
-  (untimed) on another simulated market (seed SEED + 1). Target for the compiled model-driven
-  path: >= 200k messages/s (<= 5 us); today's ``ModelStrategy`` is Python, so it reports what
-  the Python path does against that target.
+  (untimed) on another simulated market (seed SEED + 1): ours is the default compiled strategy
+  (``ofi._core.strategy.StrategyKernel``: features, model, signal and position rules in one call
+  per book message; the engine loop stays Python), target >= 200k messages/s (<= 5 us);
+  ours-python is the same strategy on its Python path (``compiled=False``: FeatureEngine,
+  predict_proba, SignalGenerator, PositionManager). Both must produce the same JSON report.
 
 The simple rule, identical on both sides: on every feed (book or trade), at most once per 100 ms
 of strategy time on a fixed grid, buy 0.01 at market when the best bid size is larger than the
@@ -235,32 +237,57 @@ def model(ofi_core):
         feature_config_hash=engine.config_hash, label=lab.definition)
 
 
-@pytest.mark.benchmark(group=GROUP_MODEL)
-def test_backtest_model_strategy_ours(benchmark, data, model):
+def _model_strategy(model, compiled):
     from ofi.backtest import ModelStrategy
     from ofi.strategy import PositionConfig, SignalConfig
+    return ModelStrategy(model, position=PositionConfig(sizing="fixed", qty=QTY),
+                         signal=SignalConfig(cooldown_ns=1_000_000_000), compiled=compiled)
+
+
+@pytest.fixture(scope="module")
+def model_reference(data, model):
+    """One untimed run on the Python path: the compiled runs must send the same orders."""
+    from ofi.backtest.report import to_json
+    return to_json(_run_ours(data, _model_strategy(model, False), _config()))
+
+
+def _bench_model(benchmark, data, model, compiled, reference):
+    from ofi.backtest.report import to_json
     cfg = _config()
 
     def setup():
-        return (ModelStrategy(model, position=PositionConfig(sizing="fixed", qty=QTY),
-                              signal=SignalConfig(cooldown_ns=1_000_000_000)),), {}
+        return (_model_strategy(model, compiled),), {}
 
     def run(s):
         return s, _run_ours(data, s, cfg)
 
-    s, res = benchmark.pedantic(run, setup=setup, rounds=5, warmup_rounds=1)
-    assert s._k == data.n_book                         # features, model and signal on every book message
+    s, res = benchmark.pedantic(run, setup=setup, rounds=5 if compiled else 3, warmup_rounds=1)
+    assert s.compiled is compiled
+    assert s.n_book_messages == data.n_book            # features, model and signal on every book message
     assert s.last_signal is not None and len(res.fills) > 0 and len(res.trades) > 0
     assert res.equity["position"][-1] == 0.0           # flat at the end
     _check_accounts(res, cfg)
     assert len(res.series["ts_ns"]) > 0                # mid / OFI / VPIN recorded for the report
+    assert to_json(res) == reference                   # the two paths trade identically
     stats = getattr(benchmark, "stats", None)
     per_book = stats.stats.median / data.n_book * 1e9 if stats is not None else None
-    record(benchmark, impl="ours", label=f"ofi BacktestEngine + ModelStrategy (75 features, 50-tree GBM, "
-                                         f"signal, position) in Python, per message ({data.label()})",
+    how = "compiled (StrategyKernel)" if compiled else "Python path (compiled=False)"
+    record(benchmark, impl="ours" if compiled else "ours-python",
+           label=f"ofi BacktestEngine + ModelStrategy {how}: 75 features, 50-tree GBM, signal, position on "
+                 f"every book message, per message ({data.label()})",
            unit="message", n_units=data.messages, messages=data.messages, levels=0, book_messages=data.n_book,
            trades=data.n_trades, fills=len(res.fills), round_trips=len(res.trades),
-           ns_per_book_message=per_book, target_ns=TARGET_MODEL_NS)
+           ns_per_book_message=per_book, **({"target_ns": TARGET_MODEL_NS} if compiled else {}))
+
+
+@pytest.mark.benchmark(group=GROUP_MODEL)
+def test_backtest_model_strategy_ours(benchmark, data, model, model_reference):
+    _bench_model(benchmark, data, model, True, model_reference)
+
+
+@pytest.mark.benchmark(group=GROUP_MODEL)
+def test_backtest_model_strategy_python_path(benchmark, data, model, model_reference):
+    _bench_model(benchmark, data, model, False, model_reference)
 
 
 # ============================================================================================

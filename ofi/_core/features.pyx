@@ -1456,3 +1456,25 @@ def bollinger_series(const double[::1] x, Py_ssize_t period):
     finally:
         moments_free(&m)
     return out
+
+
+# ------------------------------------------------------------------------------------ inline driver
+cdef int feature_step_book(object kernel, OrderBook book, double* out) except -1:
+    cdef FeatureKernel k = <FeatureKernel>kernel
+    cdef BookView v
+    view_book(book, &v)
+    if k._on_book(&v) < 0:
+        raise MemoryError()
+    k._extract(&v, out)
+    return 0
+
+
+cdef int feature_step_trade(object kernel, int64_t price_ticks, double size, int side, int64_t ts_exch,
+                            int64_t ts_local) except -1:
+    cdef FeatureKernel k = <FeatureKernel>kernel
+    cdef int rc = k._on_trade(price_ticks, size, side, ts_exch, ts_local)
+    if rc == -2:
+        raise InvalidInputError(k._huge(size))
+    if rc < 0:
+        raise MemoryError()
+    return 0

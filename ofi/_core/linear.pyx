@@ -111,3 +111,7 @@ cdef class Linear:
         with nogil:
             for i in range(n):
                 self._proba(&X[i, 0], &out[i, 0])
+
+
+cdef void linear_proba(object model, const double* x, double* out) noexcept:
+    (<Linear>model)._proba(x, out)

@@ -11,3 +11,7 @@ ctypedef struct TNode:
     double thr
     int32_t feat
     int32_t nan_right
+
+# Class probabilities of one row (n_features float64) into out (n_classes) with a Forest (checked
+# by the caller once); no threads, the GIL is not needed.
+cdef void forest_proba(object forest, const double* x, double* out) noexcept

@@ -305,3 +305,7 @@ cdef class Forest:
         if x.shape[0] != self.n_features or out.shape[0] != self.n_outputs:
             raise InvalidInputError("wrong input or output length")
         self._row(&x[0], &out[0], True)
+
+
+cdef void forest_proba(object forest, const double* x, double* out) noexcept:
+    (<Forest>forest)._row(x, out, False)

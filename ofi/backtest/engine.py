@@ -747,8 +747,8 @@ class BacktestEngine:
         eq = self._cash + (self._pos * mid if self._pos else 0.0)
         self._equity_rows.append((t, eq, self._cash, self._pos, mid))
         self._rows_fills.append(len(self._fills))     # fills included in the row (ties in time are ambiguous)
-        if eq == eq:
-            self._tm.on_equity(t, eq, self._pos * mid if self._pos else 0.0)
+        if eq == eq:        # (t: int, never back; eq and the notional: finite floats)
+            self._tm._equity(t, eq, self._pos * mid if self._pos else 0.0)
 
     def _result(self):
         from ofi.backtest.result import EQUITY_DTYPE, FILL_DTYPE, TRADE_DTYPE, BacktestResult

@@ -274,6 +274,11 @@ class DrawdownTracker:
             if self.last_ts_ns is not None and ts < self.last_ts_ns:
                 raise InvalidInputError(
                     f"ts_ns must be non-decreasing, got {ts} after {self.last_ts_ns}")
+        return self._push(ts, e)
+
+    def _push(self, ts, e: float) -> float:
+        """``update`` without the checks, for callers that have made them (TradingMetrics)."""
+        if ts is not None:
             self.last_ts_ns = ts
         i = self._n
         self._n = i + 1
@@ -664,13 +669,22 @@ class TradingMetrics:
         e = _finite("equity", equity)
         pos = _finite("position_notional", position_notional)
         last = self._last_ts
+        if last is not None and ts < last:
+            raise InvalidInputError(f"ts_ns must be non-decreasing, got {ts} after {last}")
+        if self.drawdown._timed is False:
+            raise InvalidInputError("the drawdown tracker was fed untimed values")
+        self._equity(ts, e, pos)
+
+    def _equity(self, ts: int, e: float, pos: float) -> None:
+        """``on_equity`` for a caller that guarantees an int ``ts`` that does not go back and
+        finite floats (the backtest engine, on every equity row)."""
+        last = self._last_ts
         if last is None:
             self._start_ts = ts
-        elif ts < last:
-            raise InvalidInputError(f"ts_ns must be non-decreasing, got {ts} after {last}")
+            self.drawdown._timed = True
         elif self._last_exposed:
             self._exposed_ns += ts - last
-        self.drawdown.update(ts, e)
+        self.drawdown._push(ts, e)
         day = ts // NS_PER_DAY
         if day != self._day:
             self._day = day
