@@ -33,7 +33,7 @@ else:
     COMPILE_ARGS = (["-O0", "-g"] if DEBUG else ["-O3", "-fno-trapping-math"]) + ["-ffp-contract=off"]
 
 # Every .pyx in ofi/_core must be listed here (tests/unit/test_build.py checks it).
-MODULES = ["decode", "book", "replay", "rolling", "flow", "vpin", "impact", "features", "trees", "linear", "strategy"]
+MODULES = ["decode", "book", "replay", "rolling", "flow", "vpin", "impact", "features", "trees", "linear", "strategy", "backtest"]
 
 # Kernels with OpenMP loops (prange): parallel where the compiler has OpenMP, serial otherwise.
 OPENMP = {"trees"}

@@ -10,13 +10,14 @@ trade row): the engine delivers each to the strategy, so both count.
 Groups (unit: message; ns per message = 1e9 / messages per second):
 
 * ``backtest``: ours is a Python ``Strategy`` (the size-imbalance rule below) through
-  ``BacktestEngine`` (target >= 50k messages/s, i.e. <= 20 us); ours-alt is the base ``Strategy``
-  (empty callbacks: the engine alone); hftbacktest runs the same rule in its numba ``njit`` loop
+  ``BacktestEngine`` (target >= 50k messages/s, i.e. <= 20 us; the engine's event loop is C,
+  ``ofi/_core/backtest.pyx``, and calls the strategy's Python callbacks); ours-alt is the base
+  ``Strategy`` (empty callbacks: the engine alone); hftbacktest runs the same rule in its numba ``njit`` loop
   (``wait_next_feed`` per feed, ``submit_buy_order`` / ``submit_sell_order`` market orders).
 * ``backtest-model``: ``ModelStrategy`` with a 50-tree depth-4 ``GradientBoostingModel`` trained
   (untimed) on another simulated market (seed SEED + 1): ours is the default compiled strategy
   (``ofi._core.strategy.StrategyKernel``: features, model, signal and position rules in one call
-  per book message; the engine loop stays Python), target >= 200k messages/s (<= 5 us);
+  per book message, called by the engine's C event loop), target >= 200k messages/s (<= 5 us);
   ours-python is the same strategy on its Python path (``compiled=False``: FeatureEngine,
   predict_proba, SignalGenerator, PositionManager). Both must produce the same JSON report.
 

@@ -233,6 +233,10 @@ cdef class StrategyKernel:
         """Features, model, signal and position rules after one book message (the strategy's
         book ``book`` at its clock ``now_ns``; ``position`` and ``cash`` as reported to it;
         ``busy`` when an order is still open). Returns the signed order quantity, 0.0 for none."""
+        return self._on_book(book, now_ns, position, cash, busy)
+
+    cdef double _on_book(self, OrderBook book, int64_t now_ns, double position, double cash,
+                         bint busy) except? -1.0:
         cdef double* x = self.x
         cdef double mid, spread, vol, equity, target, d
         cdef int sig, ex
@@ -508,3 +512,17 @@ cdef class StrategyKernel:
                 return 0.0
             return self._grid(n) if n > 0.0 else -self._grid(-n)
         return q
+
+
+cdef double strategy_step_book(object kernel, OrderBook book, int64_t now_ns, double position, double cash,
+                               bint busy) except? -1.0:
+    return (<StrategyKernel>kernel)._on_book(book, now_ns, position, cash, busy)
+
+
+cdef int strategy_step_trade(object kernel, int64_t price_ticks, double size, int side, int64_t ts_exch,
+                             int64_t ts_local) except -1:
+    return feature_step_trade((<StrategyKernel>kernel).fk, price_ticks, size, side, ts_exch, ts_local)
+
+
+cdef int64_t strategy_n_books(object kernel) noexcept:
+    return (<StrategyKernel>kernel).n_books

@@ -8,6 +8,11 @@ latency later, where they meet the exchange book as it is at that moment: liquid
 after an order's arrival is never used by it, and the strategy never sees a book it could not
 have seen live. Fills reach the strategy one feed latency after they happen.
 
+The event loop that merges these clocks is compiled (``ofi._core.backtest.EventLoop``): it applies
+book messages to both books, records mids and equity rows, and calls back into this module for
+everything an order touches (arrivals, cancels, fills, resting orders, risk) and into the
+strategy's callbacks (the built-in ``ModelStrategy``'s compiled decisions directly).
+
 Fill model
 ----------
 * Market orders (and the marketable part of a limit order) walk the visible exchange book from
@@ -40,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from ofi._core.backtest import EventLoop
 from ofi._core.book import OrderBook
 from ofi.backtest.latency import as_latency
 from ofi.data.tape import FLAG_BEGIN, KIND_BOOK, KIND_TRADE, TAPE_DTYPE, _check_tape
@@ -191,6 +197,11 @@ class Strategy:
     def on_finish(self, ctx: "Context") -> None:
         pass
 
+    def _compiled_kernel(self):
+        """(StrategyKernel, recording interval) when the event loop may call the strategy's
+        compiled decisions directly instead of ``on_book`` / ``on_trade``; (None, 1) otherwise."""
+        return None, 1
+
 
 class Context:
     """What a strategy may see and do: its own (delayed) book, its clock, its account as last
@@ -204,7 +215,7 @@ class Context:
 
     @property
     def now_ns(self) -> int:
-        return self._eng._now_s
+        return self._eng._c.now_s
 
     @property
     def position(self) -> float:
@@ -278,29 +289,28 @@ class BacktestEngine:
     def _begin(self, strategy, tick_size, symbol, record_every):
         if not isinstance(strategy, Strategy):
             raise InvalidInputError(f"strategy must be an ofi.backtest.Strategy, got {type(strategy).__name__}")
-        self._setup(tick_size, symbol)
         self._record_every = positive_int("record_every", record_every)
+        self._setup(tick_size, symbol)
         self._strategy = strategy
         # per-event work only where it is needed: risk checks with limits set, Trade objects for a
         # strategy that reads trades
         self._risk_limits = self.config.max_holding_time is not None or self.config.max_daily_loss is not None
         self._wants_trades = type(strategy).on_trade is not Strategy.on_trade
         strategy.on_start(self._ctx)
+        kernel, every = strategy._compiled_kernel()
+        self._c.bind_strategy(strategy, self._ctx, self._wants_trades, self._risk_limits, kernel, every)
 
     def _feed(self, chunk: np.ndarray) -> None:
         """Append tape rows (whole messages) and run everything they make due."""
         self._append(chunk)
-        self._loop()
+        self._c.run()
 
     def _end(self):
-        n = len(self._ev)
-        while self._xi < n:                     # events the strategy never saw still move the exchange
-            self._now_x = max(self._now_x, self._ev_tx[self._xi])
-            self._exchange_event(self._xi)
-            self._xi += 1
+        c = self._c
+        c.drain_exchange()                      # events the strategy never saw still move the exchange
         self._finish()
         self._strategy.on_finish(self._ctx)
-        self._record(max(self._now_s, self._now_x))
+        c.record(max(c.now_s, c.now_x))
         return self._result()
 
     # ------------------------------------------------------------------ set-up
@@ -312,17 +322,7 @@ class BacktestEngine:
         self._ctx = Context(self, self._sbook)
         self._rng = np.random.default_rng(cfg.seed)
         self._tape = np.zeros(0, dtype=TAPE_DTYPE)
-        self._ev: list = []
-        self._ev_tx: list = []
-        self._ev_tl: list = []
-        self._ev_kind: list = []
-        self._trade_of: dict = {}
-        self._xi = self._si = 0                  # next event for the exchange / for the strategy
-        self._sdue = None                        # when event _si reaches the strategy (drawn once)
         self._floor_tx = self._floor_tl = None   # running maxima of the clocks before the kept rows
-        self._n_delivered = 0
-        self._now_x = 0
-        self._now_s = 0
         self._cash = cfg.initial_capital
         self._pos = 0.0
         self._cash_seen = cfg.initial_capital
@@ -335,8 +335,6 @@ class BacktestEngine:
         self._seq = 0
         self._fills: list[Fill] = []
         self._taken: dict[tuple[int, int], float] = {}
-        self._equity_rows: list[tuple] = []
-        self._rows_fills: list[int] = []
         self._trades: list[tuple] = []
         self._rt = None                      # the open round trip
         self._day = None
@@ -346,16 +344,19 @@ class BacktestEngine:
         self._tm = TradingMetrics()
         self._series_rows: list[tuple] = []
         self._series_names: tuple = ()
-        self._mid_ts: list[int] = []             # exchange mid after each book message (markouts)
-        self._mid: list[float] = []
+        # The event loop (ofi/_core/backtest.pyx) owns the clocks, the event indexes and the
+        # recordings; these containers are shared with it and only ever changed in place.
+        self._c = EventLoop(self, self._xbook, self._sbook, self._heap, self._resting, self._fills, self._taken,
+                            self._open, cfg.feed_latency, self._rng, self._record_every)
 
     def _append(self, chunk: np.ndarray) -> None:
         # Keep only the rows of events not yet both applied and delivered, then add the chunk.
-        k0 = min(self._xi, self._si)
+        c = self._c
+        k0 = min(c.xi, c.si)
         if k0 > 0:
-            self._floor_tx = self._ev_tx[k0 - 1]
-            self._floor_tl = self._ev_tl[k0 - 1]
-        row0 = self._ev[k0] if k0 < len(self._ev) else len(self._tape)
+            self._floor_tx = int(self._ev_tx[k0 - 1])
+            self._floor_tl = int(self._ev_tl[k0 - 1])
+        row0 = int(self._ev[k0]) if k0 < c.n else len(self._tape)
         tape = np.concatenate([self._tape[row0:], chunk]) if row0 < len(self._tape) else np.ascontiguousarray(chunk)
         kind = tape["kind"]
         starts = np.flatnonzero(((kind == KIND_BOOK) & ((tape["flags"] & FLAG_BEGIN) != 0)) | (kind == KIND_TRADE))
@@ -371,61 +372,23 @@ class BacktestEngine:
             tx = np.maximum.accumulate(tx)
             tl = np.maximum(np.maximum.accumulate(tl), tx)
         self._tape = tape
-        self._ev = starts.tolist()
-        self._ev_tx = tx.tolist()
-        self._ev_tl = tl.tolist()
-        self._ev_kind = kind[starts].tolist()
-        # trade rows as Python values, looked up by event (a numpy row costs ~0.2 us per field)
-        trade = kind[starts] == KIND_TRADE
-        rows = starts[trade]
-        self._trade_of = dict(zip(rows.tolist(), zip(
-            tape["price_ticks"][rows].tolist(), tape["size"][rows].tolist(), tape["side"][rows].tolist(),
-            tape["seq"][rows].tolist(), tape["ts_exch"][rows].tolist(), tape["ts_local"][rows].tolist())))
-        self._xi -= k0
-        self._si -= k0
-        if self._now_x == 0 and len(tx):
-            self._now_x = self._now_s = int(tx[0])
-
-    # ------------------------------------------------------------------ the loop
-    def _loop(self):
-        n = len(self._ev)
-        xi, si = self._xi, self._si
-        feed = self.config.feed_latency
-        every = self._record_every
-        ev_tx, ev_tl, ev_kind = self._ev_tx, self._ev_tl, self._ev_kind
-        while si < n:
-            if self._sdue is None:
-                self._sdue = max(ev_tl[si] + feed.draw(self._rng), self._now_s)
-            sdue = self._sdue
-            # an event moves the exchange at its exchange time, but not before it has been received
-            # (the simulator knows what a live system would know: paper trading is the same run)
-            tx = ev_tx[xi] if xi < n and ev_tl[xi] <= ev_tl[si] else None
-            t_heap = self._heap[0][0] if self._heap else None
-            # exchange events first, then order arrivals / notifications, then deliveries
-            if tx is not None and tx <= sdue and (t_heap is None or tx <= t_heap):
-                self._now_x = max(self._now_x, tx)
-                self._xi = xi
-                self._exchange_event(xi)
-                xi += 1
-            elif t_heap is not None and t_heap <= sdue:
-                self._pop_heap()
-            else:
-                self._now_s = max(self._now_s, sdue)
-                self._deliver(si)
-                self._n_delivered += 1
-                if self._n_delivered % every == 0 and ev_kind[si] == KIND_BOOK:
-                    self._record(self._now_s)
-                si += 1
-                self._sdue = None
-        self._xi, self._si = xi, si
+        self._ev = starts.astype(np.int64)
+        self._ev_tx = np.ascontiguousarray(tx, dtype=np.int64)
+        self._ev_tl = np.ascontiguousarray(tl, dtype=np.int64)
+        c.set_events(tape, self._ev, self._ev_tx, self._ev_tl, np.ascontiguousarray(kind[starts], dtype=np.int8))
+        c.xi -= k0
+        c.si -= k0
+        if c.now_x == 0 and len(tx):
+            c.now_x = c.now_s = int(tx[0])
 
     def _finish(self):
         """End of data: what was due by the last exchange time happens; orders that would arrive
         later expire (there is no market to meet them), resting orders are cancelled, the position
         is closed at market when ``flat_at_end``, and the last fills reach the strategy."""
-        while self._heap and self._heap[0][0] <= self._now_x:
+        c = self._c
+        while self._heap and self._heap[0][0] <= c.now_x:
             self._pop_heap()
-        self._now_s = max(self._now_s, self._now_x)
+        c.now_s = max(c.now_s, c.now_x)
         for o in self._orders.values():
             if o.status == "pending":
                 self._settle(o, "expired", "arrives after the end of the data")
@@ -433,26 +396,27 @@ class BacktestEngine:
                 self._settle(o, "cancelled", "end of the data")
         self._resting.clear()
         if self.config.flat_at_end and abs(self._pos) > 1e-12:
-            o = self._new_order(SELL if self._pos > 0 else BUY, abs(self._pos), None, self._now_x, self._now_x)
+            o = self._new_order(SELL if self._pos > 0 else BUY, abs(self._pos), None, c.now_x, c.now_x)
             self._arrive(o, reason="flat_at_end")
-        self._heap = [h for h in self._heap if h[3] == "fill"]
+        self._heap[:] = [h for h in self._heap if h[3] == "fill"]      # in place: the loop shares it
         heapq.heapify(self._heap)
         self._drain_notifications(math.inf)
 
     def _pop_heap(self):
         t, _prio, _seq, what, payload = heapq.heappop(self._heap)
+        c = self._c
         if what == "arrive":
-            self._now_x = max(self._now_x, t)
+            c.now_x = max(c.now_x, t)
             self._arrive(payload)
         elif what == "cancel":
-            self._now_x = max(self._now_x, t)
+            c.now_x = max(c.now_x, t)
             o = self._orders.get(payload)
             if o is not None and o.status in ("pending", "resting"):
                 self._settle(o, "cancelled")
                 if o in self._resting:
                     self._resting.remove(o)
         elif what == "fill":
-            self._now_s = max(self._now_s, t)
+            c.now_s = max(c.now_s, t)
             self._notify(payload)
 
     def _push(self, t, prio, what, payload):
@@ -464,26 +428,7 @@ class BacktestEngine:
             self._pop_heap()
 
     # ------------------------------------------------------------------ exchange side
-    def _exchange_event(self, i):
-        row = self._ev[i]
-        if self._ev_kind[i] == KIND_BOOK:
-            try:
-                self._xbook.apply_tape(self._tape, row)
-            except OfiError:
-                pass                            # the exchange book goes stale until the next snapshot
-            self._taken.clear()
-            if self._xbook.ready:
-                self._mid_ts.append(self._now_x)
-                self._mid.append(self._xbook.mid_price())
-                if self._resting:
-                    self._check_resting_against_book()
-        else:
-            if self._resting:
-                pt, size, side = self._trade_of[row][:3]
-                self._trade_against_resting(pt, size, side)
-        if self._risk_limits:
-            self._risk_check()
-
+    # (book messages and trades reach the exchange in the event loop, which calls these hooks)
     def _check_resting_against_book(self):
         bb, ba = self._xbook.best_bid_ticks(), self._xbook.best_ask_ticks()
         for o in list(self._resting):
@@ -581,7 +526,7 @@ class BacktestEngine:
             self._settle(o, "filled")
             if o in self._resting:
                 self._resting.remove(o)
-        t = self._now_x
+        t = self._c.now_x
         self._round_trips(t, old_pos, signed, px, fee)
         fill = Fill(o.id, t, o.side, px, qty, fee, maker, self._pos)
         self._fills.append(fill)
@@ -636,7 +581,7 @@ class BacktestEngine:
         return self._cash + (self._pos * mid if self._pos else 0.0)
 
     def _halted(self) -> bool:
-        return self._halted_day is not None and self._halted_day == self._now_x // NS_PER_DAY
+        return self._halted_day is not None and self._halted_day == self._c.now_x // NS_PER_DAY
 
     def _over_leverage(self, o: Order) -> bool:
         mid = self._xbook.mid_price()
@@ -652,7 +597,8 @@ class BacktestEngine:
 
     def _risk_check(self):
         cfg = self.config
-        day = self._now_x // NS_PER_DAY
+        now = self._c.now_x
+        day = now // NS_PER_DAY
         if self._day != day:
             eq = self._equity_x()
             self._day = day
@@ -661,7 +607,7 @@ class BacktestEngine:
             return
         reason = None
         if cfg.max_holding_time is not None and self._rt is not None \
-                and self._now_x - self._rt["entry_ts"] >= cfg.max_holding_time:
+                and now - self._rt["entry_ts"] >= cfg.max_holding_time:
             reason = "max_holding_time"
         elif cfg.max_daily_loss is not None:
             eq = self._equity_x()
@@ -669,24 +615,11 @@ class BacktestEngine:
                 reason = "daily_loss"
                 self._halted_day = day
         if reason is not None and not any(o.reason == "risk" for o in self._open.values()):
-            o = self._new_order(SELL if self._pos > 0 else BUY, abs(self._pos), None, self._now_x, self._now_x)
+            o = self._new_order(SELL if self._pos > 0 else BUY, abs(self._pos), None, now, now)
             o.reason = "risk"
             self._arrive(o)
 
     # ------------------------------------------------------------------ strategy side
-    def _deliver(self, i):
-        row = self._ev[i]
-        if self._ev_kind[i] == KIND_BOOK:
-            try:
-                self._sbook.apply_tape(self._tape, row)
-            except OfiError:
-                pass                            # stale until the next snapshot, as live
-            self._strategy.on_book(self._ctx, self._sbook)
-        elif self._wants_trades:
-            pt, size, side, seq, te, tl = self._trade_of[row]
-            t = Trade(self._symbol, self._price(pt), size, side, te, "", pt, seq, False, False, tl)
-            self._strategy.on_trade(self._ctx, t)
-
     def _notify(self, fill: Fill):
         self._pos_seen += fill.side * fill.qty
         if abs(self._pos_seen) < 1e-12:
@@ -716,7 +649,7 @@ class BacktestEngine:
             if isinstance(price, bool) or not isinstance(price, numbers.Real) or not (0 < price < math.inf):
                 raise InvalidInputError(f"limit price must be > 0, got {price!r}")
             pt = self._xbook.spec.price_to_ticks(float(price))     # off the tick grid: InvalidInputError
-        t = self._now_s
+        t = self._c.now_s
         arrive = t + self.config.order_latency.draw(self._rng)
         o = self._new_order(side, qty, pt, t, arrive)
         self._push(arrive, 1, "arrive", o)
@@ -725,7 +658,7 @@ class BacktestEngine:
     def _cancel(self, order_id):
         if order_id not in self._orders:
             raise InvalidInputError(f"no order with id {order_id!r}")
-        self._push(self._now_s + self.config.cancel_latency.draw(self._rng), 1, "cancel", order_id)
+        self._push(self._c.now_s + self.config.cancel_latency.draw(self._rng), 1, "cancel", order_id)
 
     def _record_series(self, values):
         rows = self._series_rows
@@ -733,7 +666,7 @@ class BacktestEngine:
             self._series_names = tuple(sorted(values))
         elif tuple(sorted(values)) != self._series_names:
             raise InvalidInputError(f"record() needs the same names every time: {self._series_names}")
-        rows.append((self._now_s, *(float(values[k]) for k in self._series_names)))
+        rows.append((self._c.now_s, *(float(values[k]) for k in self._series_names)))
 
     # ------------------------------------------------------------------ results
     def _price(self, ticks: int) -> float:
@@ -742,24 +675,26 @@ class BacktestEngine:
             p = self._price_cache[ticks] = self._xbook.spec.ticks_to_price(ticks)
         return p
 
-    def _record(self, t):
-        mid = self._xbook.mid_price() if self._xbook.ready else math.nan
-        eq = self._cash + (self._pos * mid if self._pos else 0.0)
-        self._equity_rows.append((t, eq, self._cash, self._pos, mid))
-        self._rows_fills.append(len(self._fills))     # fills included in the row (ties in time are ambiguous)
-        if eq == eq:        # (t: int, never back; eq and the notional: finite floats)
-            self._tm._equity(t, eq, self._pos * mid if self._pos else 0.0)
+    @property
+    def _rows_fills(self):
+        """How many fills had been made when each equity row was recorded (for the tests)."""
+        return self._c.fills_at_rows()
 
     def _result(self):
         from ofi.backtest.result import EQUITY_DTYPE, FILL_DTYPE, TRADE_DTYPE, BacktestResult
-        eq = np.array(self._equity_rows, dtype=EQUITY_DTYPE)
+        eq = self._c.equity_rows()
+        # the equity rows reach the metrics now, in their order (fills and round trips, which the
+        # metrics took as they happened, do not interact with the equity state)
+        ok = eq["equity"] == eq["equity"]
+        pos, mid_row = eq["position"][ok], eq["mid"][ok]
+        self._tm._equity_batch(eq["ts_ns"][ok], eq["equity"][ok], np.where(pos != 0.0, pos * mid_row, 0.0))
+        mid_ts, mid = self._c.mid_series()
         fills = np.array([(f.ts_ns, f.order_id, f.side, f.price, f.qty, f.fee, f.maker, f.position_after)
                           for f in self._fills], dtype=FILL_DTYPE)
         trades = np.array(self._trades, dtype=TRADE_DTYPE)
         mk = None
-        if len(fills) and self._mid:
-            mk = markouts(fills["ts_ns"], fills["side"].astype(np.int64), fills["price"],
-                          np.asarray(self._mid_ts, dtype=np.int64), np.asarray(self._mid))
+        if len(fills) and len(mid):
+            mk = markouts(fills["ts_ns"], fills["side"].astype(np.int64), fills["price"], mid_ts, mid)
         metrics = self._tm.summary(self.config.initial_capital)
         if mk is not None:
             for j, name in enumerate(("markout_100ms_bps", "markout_1s_bps", "markout_10s_bps")):

@@ -166,17 +166,30 @@ class ModelStrategy(Strategy):
             self._kernel.on_fill(fill.side, fill.qty, fill.price, fill.fee, t)
         self.positions.on_fill(self._symbol, fill.side, fill.qty, fill.price, fill.fee, t)
 
+    def _compiled_kernel(self):
+        # The event loop calls the kernel itself unless a subclass changed what a book message or
+        # a trade does (it then gets its on_book / on_trade, which call the kernel in turn).
+        cls = type(self)
+        if self._kernel is not None and cls.on_book is ModelStrategy.on_book \
+                and cls.on_trade is ModelStrategy.on_trade:
+            return self._kernel, self.record_every
+        return None, 1
+
+    def _after_kernel(self, ctx: Context, qty: float) -> None:
+        """After the kernel's decision on a book message: record the report's series every
+        ``record_every`` messages, send the order (signed ``qty``, 0.0 for none)."""
+        if self._kernel.n_books % self.record_every == 0:
+            x = self._values
+            mid = x[self._i_mid]
+            if mid == mid:
+                ctx.record(mid=mid, ofi=x[self._i_ofi], vpin=x[self._i_vpin])
+        if qty != 0.0:
+            self._order(ctx, qty)
+
     def on_book(self, ctx: Context, book) -> None:
         k = self._kernel
         if k is not None:
-            d = k.on_book(book, ctx.now_ns, ctx.position, ctx.cash, bool(ctx.open_orders))
-            if k.n_books % self.record_every == 0:
-                x = self._values
-                mid = x[self._i_mid]
-                if mid == mid:
-                    ctx.record(mid=mid, ofi=x[self._i_ofi], vpin=x[self._i_vpin])
-            if d != 0.0:
-                self._order(ctx, d)
+            self._after_kernel(ctx, k.on_book(book, ctx.now_ns, ctx.position, ctx.cash, bool(ctx.open_orders)))
             return
         self.features.update_orderbook(book)
         fv = self.features.extract_features(book)

@@ -304,6 +304,45 @@ class DrawdownTracker:
             self.drawdown_pct = math.nan
         return dd
 
+    def _push_batch(self, ts: np.ndarray, e: np.ndarray) -> None:
+        """``_push`` for each value in turn, in array operations (same results to the bit)."""
+        n0, n = self._n, len(e)
+        if n == 0:
+            return
+        prev_peak = self.peak if n0 else -math.inf
+        run = np.maximum.accumulate(np.concatenate(([prev_peak], e)))
+        peak, before = run[1:], run[:-1]
+        new_peak = ~(e < before)                         # the update rule: not e < peak
+        if n0 == 0:
+            new_peak[0] = True
+        at = np.where(new_peak, np.arange(n), -1)
+        at = np.maximum.accumulate(at)                   # the last new peak at or before each row
+        dd = peak - e
+        k = int(np.argmax(dd))                           # the first largest drawdown of the batch
+        if n0 == 0 or dd[k] > self.max_drawdown:
+            self.max_drawdown = float(dd[k])
+            j = int(at[k])
+            self.peak_index = n0 + j if j >= 0 else self._peak_i
+            self.trough_index = n0 + k
+            self.max_drawdown_peak_ts_ns = (int(ts[j]) if ts is not None else None) if j >= 0 else self.peak_ts_ns
+            self.max_drawdown_trough_ts_ns = int(ts[k]) if ts is not None else None
+        j = int(at[-1])
+        if j >= 0:
+            self._peak_i = n0 + j
+            self.peak_ts_ns = int(ts[j]) if ts is not None else None
+        self.peak = float(peak[-1])
+        pos = peak > 0.0
+        if pos.any():
+            m = float(np.max(dd[pos] / peak[pos]))
+            if not m <= self.max_drawdown_pct:
+                self.max_drawdown_pct = m
+        self.drawdown_pct = float(dd[-1] / peak[-1]) if peak[-1] > 0.0 else math.nan
+        self.drawdown = float(dd[-1])
+        self.equity = float(e[-1])
+        self._n = n0 + n
+        if ts is not None:
+            self.last_ts_ns = int(ts[-1])
+
     def __repr__(self) -> str:
         return (f"DrawdownTracker(n_updates={self._n}, peak={self.peak!r}, drawdown={self.drawdown!r}, "
                 f"max_drawdown={self.max_drawdown!r}, max_drawdown_pct={self.max_drawdown_pct!r})")
@@ -695,6 +734,38 @@ class TradingMetrics:
         self._last_ts = ts
         self._last_equity = e
         self._last_exposed = pos != 0.0
+
+    def _equity_batch(self, ts: np.ndarray, e: np.ndarray, pos: np.ndarray) -> None:
+        """``_equity`` for each row in turn, in array operations (same results to the bit): int64
+        ``ts`` non-decreasing and not before the last time seen, finite ``e`` and ``pos``."""
+        n = len(ts)
+        if n == 0:
+            return
+        ts = np.asarray(ts, dtype=np.int64)
+        e = np.asarray(e, dtype=np.float64)
+        exposed = np.asarray(pos, dtype=np.float64) != 0.0
+        last = self._last_ts
+        if last is None:
+            self._start_ts = int(ts[0])
+            self.drawdown._timed = True
+            gaps = np.diff(ts)[exposed[:-1]]
+        else:
+            gaps = np.diff(ts, prepend=last)[np.concatenate(([self._last_exposed], exposed[:-1]))]
+        self._exposed_ns += int(gaps.sum(dtype=np.int64)) if len(gaps) else 0
+        self.drawdown._push_batch(ts, e)
+        day = ts // NS_PER_DAY
+        ends = np.flatnonzero(np.append(day[1:] != day[:-1], True))
+        days, closes = day[ends].tolist(), e[ends].tolist()
+        if days[0] == self._day:
+            self._closes[-1] = closes[0]
+            days, closes = days[1:], closes[1:]
+        self._days.extend(days)
+        self._closes.extend(closes)
+        if days:
+            self._day = days[-1]
+        self._last_ts = int(ts[-1])
+        self._last_equity = float(e[-1])
+        self._last_exposed = bool(exposed[-1])
 
     def on_fill(self, ts_ns: int, side, qty: float, price: float, fee: float = 0.0,
                 maker: bool = False) -> None:

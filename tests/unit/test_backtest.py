@@ -323,3 +323,10 @@ def test_an_order_without_a_quantity_uses_the_configured_position_size():
     tape = Tape().book(1, kind="snapshot", **BOOK).book(2, [], []).build()
     r = run(tape, Script({0: lambda c: c.buy()}), position_size=0.25)
     assert r.fills["qty"].tolist() == [0.25]
+
+
+def test_event_loop_rows_have_the_result_layout():
+    """The compiled loop writes equity rows straight into the result's dtype."""
+    from ofi._core.backtest import EQUITY_DTYPE as core_dtype
+    from ofi.backtest.result import EQUITY_DTYPE
+    assert core_dtype == EQUITY_DTYPE

@@ -510,3 +510,40 @@ def test_times_and_parameters_are_checked():
     with pytest.raises(InvalidInputError, match="update takes"):
         dd.update()
     assert issubclass(InvalidInputError, ValueError)
+
+
+# ---------------------------------------------------------------------------- batch = sequential
+_DD_FIELDS = ("_n", "_timed", "peak", "peak_ts_ns", "_peak_i", "drawdown", "drawdown_pct", "max_drawdown",
+              "max_drawdown_pct", "peak_index", "trough_index", "max_drawdown_peak_ts_ns",
+              "max_drawdown_trough_ts_ns", "last_ts_ns", "equity")
+_TM_FIELDS = ("_start_ts", "_last_ts", "_last_equity", "_last_exposed", "_exposed_ns", "_day", "_days", "_closes")
+
+
+def _state(tm):
+    def norm(v):
+        return "nan" if isinstance(v, float) and math.isnan(v) else v
+    return ({f: norm(getattr(tm.drawdown, f)) for f in _DD_FIELDS},
+            {f: norm(getattr(tm, f)) for f in _TM_FIELDS})
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=st.lists(st.tuples(st.integers(0, 3 * 3_600_000_000_000), st.sampled_from([-3.0, -1.0, 0.0, 0.0, 1.0, 2.5]),
+                                 st.sampled_from([0.0, 0.0, 1.0, -2.0])), min_size=1, max_size=60),
+       cuts=st.lists(st.integers(0, 60), max_size=4), start=st.sampled_from([-50.0, 0.0, 100.0]))
+def test_equity_batch_equals_one_row_at_a_time(steps, cuts, start):
+    """The backtest engine feeds equity rows in batches; every piece of state (drawdown, its
+    indexes and times, exposure, the daily closes) must be what row-by-row updates give, across
+    ties, new highs, equities at or below zero, UTC day changes and any split into batches."""
+    ts = np.cumsum([s[0] for s in steps]).astype(np.int64) + 1_700_000_000_000_000_000 - 2 * 3_600_000_000_000
+    eq = start + np.cumsum([s[1] for s in steps])
+    pos = np.array([s[2] for s in steps])
+    one = TradingMetrics()
+    for t, e, p in zip(ts.tolist(), eq.tolist(), pos.tolist()):
+        one.on_equity(t, e, p)
+    many = TradingMetrics()
+    bounds = sorted({0, len(ts), *(c for c in cuts if c <= len(ts))})
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        many._equity_batch(ts[a:b], eq[a:b], pos[a:b])
+    assert _state(many) == _state(one)
+    assert many.summary(100.0) == one.summary(100.0) or json.dumps(many.summary(100.0), default=str) == \
+        json.dumps(one.summary(100.0), default=str)
