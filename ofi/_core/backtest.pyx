@@ -17,7 +17,7 @@ cimport cython
 from cpython.list cimport PyList_GET_SIZE
 from cpython.dict cimport PyDict_Size
 from libc.stdint cimport int64_t, int8_t
-from libc.stdlib cimport malloc, realloc, free
+from libc.stdlib cimport realloc, free
 from libc.string cimport memcpy
 from libc.math cimport NAN
 
@@ -51,6 +51,16 @@ ctypedef struct MidRow:
 
 
 assert EQUITY_DTYPE.itemsize == EQ_BYTES
+
+cdef void* grown(void* buf, Py_ssize_t* cap, size_t item) except NULL:
+    """``buf`` reallocated to twice ``cap[0]`` items (at least 1024); ``cap`` updated."""
+    cdef Py_ssize_t new_cap = max(1024, 2 * cap[0])
+    cdef void* out = realloc(buf, new_cap * item)
+    if out == NULL:
+        raise MemoryError()
+    cap[0] = new_cap
+    return out
+
 
 cdef inline double book_mid(OrderBook b) noexcept:
     """``b.mid_price()`` when ``b.ready``, else NaN."""
@@ -239,14 +249,12 @@ cdef class EventLoop:
     cdef int _exchange(self, Py_ssize_t i) except -1:
         cdef Py_ssize_t row = self.ev[i]
         cdef const TapeRow* r
-        cdef double mid
         if self.kind[i] == KIND_BOOK:
             self._apply(self.xbook, row)
             if PyDict_Size(self.taken):
                 self.taken.clear()
             if self.xbook._has_snapshot and not self.xbook._stale:
-                mid = NAN if self.xbook.sides[0].n == 0 or self.xbook.sides[1].n == 0 else self.xbook._mid()
-                self._mid_row(self.now_x, mid)
+                self._mid_row(self.now_x, book_mid(self.xbook))
                 if PyList_GET_SIZE(self.resting):
                     self.eng._check_resting_against_book()
         elif PyList_GET_SIZE(self.resting):
@@ -281,13 +289,8 @@ cdef class EventLoop:
 
     # ---------------------------------------------------------------- recordings
     cdef int _mid_row(self, int64_t t, double mid) except -1:
-        cdef MidRow* grown
         if self.mid_n == self.mid_cap:
-            grown = <MidRow*>realloc(self.mids, max(1024, 2 * self.mid_cap) * sizeof(MidRow))
-            if grown == NULL:
-                raise MemoryError()
-            self.mids = grown
-            self.mid_cap = max(1024, 2 * self.mid_cap)
+            self.mids = <MidRow*>grown(self.mids, &self.mid_cap, sizeof(MidRow))
         self.mids[self.mid_n].ts_ns = t
         self.mids[self.mid_n].mid = mid
         self.mid_n += 1
@@ -299,17 +302,12 @@ cdef class EventLoop:
         self._record(t)
 
     cdef int _record(self, int64_t t) except -1:
-        cdef EqRow* grown
         cdef double mid = book_mid(self.xbook)
         cdef double cash = self.eng._cash
         cdef double pos = self.eng._pos
         cdef EqRow* e
         if self.eq_n == self.eq_cap:
-            grown = <EqRow*>realloc(self.eq, max(1024, 2 * self.eq_cap) * sizeof(EqRow))
-            if grown == NULL:
-                raise MemoryError()
-            self.eq = grown
-            self.eq_cap = max(1024, 2 * self.eq_cap)
+            self.eq = <EqRow*>grown(self.eq, &self.eq_cap, sizeof(EqRow))
         e = &self.eq[self.eq_n]
         e.ts_ns = t
         e.cash = cash
