@@ -180,7 +180,13 @@ class Fill:
 
 
 class Strategy:
-    """Override the callbacks you need. Each gets the :class:`Context` and what arrived."""
+    """Override the callbacks you need. Each gets the :class:`Context` and what arrived.
+
+    ``flat_at_end``: set it True to have the engine close the position at the end of the data
+    even with ``BacktestConfig(flat_at_end=False)`` (the position is closed when either asks).
+    """
+
+    flat_at_end: bool = False
 
     def on_start(self, ctx: "Context") -> None:
         pass
@@ -384,7 +390,8 @@ class BacktestEngine:
     def _finish(self):
         """End of data: what was due by the last exchange time happens; orders that would arrive
         later expire (there is no market to meet them), resting orders are cancelled, the position
-        is closed at market when ``flat_at_end``, and the last fills reach the strategy."""
+        is closed at market when ``flat_at_end`` (the config's or the strategy's), and the last
+        fills reach the strategy."""
         c = self._c
         while self._heap and self._heap[0][0] <= c.now_x:
             self._pop_heap()
@@ -395,7 +402,7 @@ class BacktestEngine:
             elif o.status == "resting":
                 self._settle(o, "cancelled", "end of the data")
         self._resting.clear()
-        if self.config.flat_at_end and abs(self._pos) > 1e-12:
+        if (self.config.flat_at_end or self._strategy.flat_at_end is True) and abs(self._pos) > 1e-12:
             o = self._new_order(SELL if self._pos > 0 else BUY, abs(self._pos), None, c.now_x, c.now_x)
             self._arrive(o, reason="flat_at_end")
         self._heap[:] = [h for h in self._heap if h[3] == "fill"]      # in place: the loop shares it

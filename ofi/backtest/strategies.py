@@ -71,6 +71,7 @@ class ModelStrategy(Strategy):
         if model is not None:
             self.signals.set_model(model)
         self.positions = PositionManager(position or PositionConfig())
+        self.flat_at_end = self.positions.flat_at_end          # PositionConfig.flat_at_end reaches the engine
         self.record_every = positive_int("record_every", record_every)
         if trade_after_ns is not None and (isinstance(trade_after_ns, bool)
                                            or not isinstance(trade_after_ns, numbers.Integral)):

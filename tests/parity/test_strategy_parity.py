@@ -206,3 +206,21 @@ def test_quantity_grid_matches_decimal(mant, exp, min_steps, q, k, noise):
     assert kern.snap(on_grid) == pm._snap(on_grid)
     # and the quantities are the decimal ones: 3 steps of 0.1 are 0.3, not 0.30000000000000004
     assert kern.round_qty(float(3 * step)) == float(3 * step) or 3 * step < pc.min_qty
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_position_config_flat_at_end_reaches_the_engine(tapes, compiled):
+    """PositionConfig.flat_at_end closes the position at the end even when the engine's config
+    does not; with both off the last position stays open."""
+    tape, tick = tapes["day"]
+    sig = SignalConfig(ofi_threshold=0.5, cooldown_ns=0, close_on="none")      # always in a position
+    cfg = BacktestConfig(order_latency=1_000_000, flat_at_end=False)
+    kept = BacktestEngine(cfg).run(ModelStrategy(signal=sig, compiled=compiled,
+                                                 position=PositionConfig(sizing="fixed", qty=0.01, flat_at_end=False)),
+                                   tape, tick)
+    assert kept.equity["position"][-1] != 0.0
+    closed = BacktestEngine(cfg).run(ModelStrategy(signal=sig, compiled=compiled,
+                                                   position=PositionConfig(sizing="fixed", qty=0.01)), tape, tick)
+    assert closed.equity["position"][-1] == 0.0
+    assert len(closed.fills) == len(kept.fills) + 1          # the same run, plus the closing fill
+    np.testing.assert_array_equal(closed.fills[:-1], kept.fills)
