@@ -16,6 +16,7 @@ liquidity) are shared by reference and must only be changed in place.
 cimport cython
 from cpython.list cimport PyList_GET_SIZE
 from cpython.dict cimport PyDict_Size
+from cpython.exc cimport PyErr_CheckSignals
 from libc.stdint cimport int64_t, int8_t
 from libc.stdlib cimport realloc, free
 from libc.string cimport memcpy
@@ -199,8 +200,11 @@ cdef class EventLoop:
         in time order (exchange first, then the heap, then the strategy, on equal times)."""
         cdef int64_t sdue, t_heap = 0, t
         cdef bint has_heap
-        cdef Py_ssize_t n = self.n
+        cdef Py_ssize_t n = self.n, steps = 0
         while self.si < n:
+            steps += 1
+            if steps & 0xFFFF == 0:
+                PyErr_CheckSignals()        # Ctrl-C reaches a long run that never calls Python
             if not self.has_sdue:
                 t = self.tl[self.si] + (self.feed_ns if self.feed_const else <int64_t>self.feed_draw(self.rng))
                 self.sdue = t if t > self.now_s else self.now_s
