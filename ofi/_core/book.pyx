@@ -919,6 +919,19 @@ cdef class OrderBook:
         i = lower_bound(sd.e, sd.n, key)
         return sd.e[i].size if i < sd.n and sd.e[i].key == key else 0.0
 
+    def level(self, int side, Py_ssize_t i):
+        """``(price_ticks, size)`` of the i-th best level (0: the best) on the bid (``side`` +1)
+        or ask (-1) side; None past the last level. One level without building arrays."""
+        cdef Side* sd
+        if side != 1 and side != -1:
+            raise InvalidInputError(f"side must be +1 (bids) or -1 (asks), got {side}")
+        if i < 0:
+            raise InvalidInputError(f"i must be >= 0, got {i}")
+        sd = &self.sides[0 if side == 1 else 1]
+        if i >= sd.n:
+            return None
+        return (sd.e[sd.n - 1 - i].key if side == 1 else -sd.e[sd.n - 1 - i].key), sd.e[sd.n - 1 - i].size
+
     def best_bid_size(self):
         cdef Side* sd = &self.sides[0]
         return sd.e[sd.n - 1].size if sd.n else NAN

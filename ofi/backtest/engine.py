@@ -41,7 +41,7 @@ import heapq
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -167,8 +167,10 @@ class Order:
     reason: str = ""
 
 
-@dataclass(frozen=True)
-class Fill:
+class Fill(NamedTuple):
+    """One execution, partial or not, as the strategy hears of it (immutable; a named tuple,
+    which costs a third of a frozen dataclass to make)."""
+
     order_id: int
     ts_ns: int                    # exchange time of the fill
     side: int
@@ -487,25 +489,11 @@ class BacktestEngine:
             self._settle(o, "rejected", "leverage limit")
             return
         # the marketable part takes liquidity level by level
-        bt, bs, at, as_ = self._xbook.top_levels(1000)
-        ticks, sizes = (at, as_) if o.side == BUY else (bt, bs)
         slip = self.config.slippage_bps * 1e-4
-        for t_i, s_i in zip(ticks.tolist(), sizes.tolist()):
-            if o.remaining <= 1e-12:
-                break
-            if o.price_ticks is not None and (t_i > o.price_ticks if o.side == BUY else t_i < o.price_ticks):
-                break
-            avail = s_i - self._taken.get((o.side, t_i), 0.0)
-            if avail <= 1e-12:
-                continue
-            q = min(avail, o.remaining)
-            self._taken[(o.side, t_i)] = self._taken.get((o.side, t_i), 0.0) + q
-            px = self._price(t_i) * (1.0 + slip * o.side)
-            self._fill(o, q, t_i, maker=False, price=px)
-        if o.remaining > 1e-12 and o.price_ticks is None and o.reason in ("risk", "flat_at_end") and len(ticks):
+        last = self._take(o, slip)
+        if o.remaining > 1e-12 and o.price_ticks is None and o.reason in ("risk", "flat_at_end") and last is not None:
             # the engine's own closes must close: what the visible book cannot take is filled at its
             # deepest visible level (plus slippage), the most conservative price the data shows
-            last = int(ticks[-1]) if o.remaining else None
             self._fill(o, o.remaining, last, maker=False, price=self._price(last) * (1.0 + slip * o.side))
         if o.remaining > 1e-12:
             if o.price_ticks is None:
@@ -515,6 +503,29 @@ class BacktestEngine:
                 o.level_size = self._level_size(o.side, o.price_ticks)
                 o.queue_ahead = o.level_size
                 self._resting.append(o)
+
+    def _take(self, o: Order, slip: float):
+        """Fill the marketable part of ``o`` against the visible opposite side, best level first
+        (at most 1000 levels), less what earlier orders took since the last book message.
+        Returns the price ticks of the deepest level read (None if none)."""
+        book, opp, limit, last = self._xbook, -o.side, o.price_ticks, None
+        for i in range(1000):
+            if o.remaining <= 1e-12:
+                break
+            lv = book.level(opp, i)
+            if lv is None:
+                break
+            t_i, s_i = lv
+            if limit is not None and (t_i > limit if o.side == BUY else t_i < limit):
+                break
+            last = t_i
+            avail = s_i - self._taken.get((o.side, t_i), 0.0)
+            if avail <= 1e-12:
+                continue
+            q = min(avail, o.remaining)
+            self._taken[(o.side, t_i)] = self._taken.get((o.side, t_i), 0.0) + q
+            self._fill(o, q, t_i, maker=False, price=self._price(t_i) * (1.0 + slip * o.side))
+        return last
 
     def _fill(self, o: Order, qty, price_ticks, *, maker: bool, price: float | None = None):
         if qty <= 0:
@@ -537,7 +548,7 @@ class BacktestEngine:
         self._round_trips(t, old_pos, signed, px, fee)
         fill = Fill(o.id, t, o.side, px, qty, fee, maker, self._pos)
         self._fills.append(fill)
-        self._tm.on_fill(t, o.side, qty, px, fee, maker)
+        self._tm._fill(qty, px, fee, maker)         # (checked here: positive qty and price, finite fee)
         self._push(t + self.config.feed_latency.draw(self._rng), 2, "fill", fill)
 
     def _round_trips(self, t, old_pos, signed, px, fee):
@@ -649,7 +660,8 @@ class BacktestEngine:
         return o
 
     def _send(self, side, qty, price) -> int:
-        if isinstance(qty, bool) or not isinstance(qty, numbers.Real) or not (0 < qty < math.inf):
+        if type(qty) is not float and (isinstance(qty, bool) or not isinstance(qty, numbers.Real)) \
+                or not (0 < qty < math.inf):
             raise InvalidInputError(f"order quantity must be > 0, got {qty!r}")
         pt = None
         if price is not None:

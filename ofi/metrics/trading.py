@@ -792,9 +792,10 @@ class TradingMetrics:
         """
         _ts("ts_ns", ts_ns)
         _side("side", side)
-        q = _positive("qty", qty)
-        p = _positive("price", price)
-        f = _finite("fee", fee)
+        self._fill(_positive("qty", qty), _positive("price", price), _finite("fee", fee), maker)
+
+    def _fill(self, q: float, p: float, f: float, maker) -> None:
+        """``on_fill`` for a caller that guarantees q > 0, p > 0 and a finite f (the backtest engine)."""
         self._n_fills += 1
         self._n_maker += bool(maker)
         self._turnover += q * p

@@ -737,3 +737,16 @@ def test_size_at_reads_one_level_of_either_side():
     assert b.size_at(1, 998) == 0.0 and b.size_at(-1, 1002) == 0.0 and b.size_at(-1, 999) == 0.0
     with pytest.raises(InvalidInputError):
         b.size_at(0, 1000)
+
+
+def test_level_reads_the_ith_best_level_of_either_side():
+    b = OrderBook("TEST", "0.1")
+    b.apply_snapshot(1, [999, 1000, 997], [2.0, 1.0, 3.0], [1003, 1001], [0.7, 0.5])
+    assert [b.level(1, i) for i in range(4)] == [(1000, 1.0), (999, 2.0), (997, 3.0), None]
+    assert [b.level(-1, i) for i in range(3)] == [(1001, 0.5), (1003, 0.7), None]
+    b.apply_delta(2, [1000], [0.0], [1002], [0.4])       # the best bid leaves, an ask joins behind the best
+    assert (b.level(1, 0), b.level(-1, 0), b.level(-1, 1)) == ((999, 2.0), (1001, 0.5), (1002, 0.4))
+    with pytest.raises(InvalidInputError):
+        b.level(0, 0)
+    with pytest.raises(InvalidInputError):
+        b.level(1, -1)
