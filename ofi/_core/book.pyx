@@ -129,6 +129,8 @@ cdef inline void cursor_store(const Cursor* c, Side* sd) noexcept nogil:
 cdef inline Py_ssize_t search(const Entry* e, Py_ssize_t n, int64_t key) noexcept nogil:
     if n > 0 and key > e[n - 1].key:
         return n                        # a new best level: no search
+    if n > 0 and key < e[0].key:
+        return 0                        # a new worst level (the depth window's edge): no search
     return find_pos(e, n, key)
 
 
@@ -194,16 +196,21 @@ cdef Py_ssize_t apply_run(Side* sd, int sidx, int side, const LevelSrc* src, Py_
     cdef const char* row
     cdef int64_t key
     cdef double size, old
+    # The source's layout in locals: the book's int64 stores may alias its Py_ssize_t fields, so
+    # read through ``src`` they would be reloaded for every level.
+    cdef const char* base = src.base
+    cdef Py_ssize_t stride = src.stride, n = src.n
+    cdef Py_ssize_t off_side = src.off_side, off_size = src.off_size, off_price = src.off_price
     cursor_load(&c, sd)
-    while i < src.n:
-        row = src.base + i * src.stride
-        if (<const signed char*>(row + src.off_side))[0] != side:
+    while i < n:
+        row = base + i * stride
+        if (<const signed char*>(row + off_side))[0] != side:
             break
-        size = (<const double*>(row + src.off_size))[0]
+        size = (<const double*>(row + off_size))[0]
         if not size_ok(size):
             status[0] = ST_BAD_SIZE
             break
-        key = (<const int64_t*>(row + src.off_price))[0]
+        key = (<const int64_t*>(row + off_price))[0]
         if side < 0:
             key = -key
         if put_at(&c, sd, key, size, search(c.e, c.n, key), &old) < 0:

@@ -2,6 +2,8 @@
 after every book message. It drives the same ``OrderBook.apply_message`` kernel as live frames."""
 from libc.stdint cimport int64_t, int8_t, int16_t, int32_t
 from libc.math cimport NAN
+from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memcpy
 
 import numpy as np
 cimport numpy as cnp
@@ -51,16 +53,23 @@ def replay_tape_into(OrderBook book, tape, bint skip_gaps=False):
     cdef MsgMeta meta
     cdef TobRow* out
     cdef cnp.ndarray tob
-    for i in range(n):
-        if rows[i].kind == KIND_BOOK and (rows[i].flags & FLAG_END):
-            n_msgs += 1
-    # np.empty, every byte written below: a fresh zeroed array would fault in new pages on every
-    # call (about 1 ns per level update here), while malloc reuses warm memory across calls
-    tob = np.empty(n_msgs, dtype=TOB_DTYPE)
-    out = <TobRow*>cnp.PyArray_DATA(tob)
+    # One pass: rows go to a malloc'd buffer grown by doubling (warm memory, no count pass), then
+    # into the array once.
+    cdef Py_ssize_t cap = 1024
+    cdef TobRow* grown
+    out = <TobRow*>malloc(cap * sizeof(TobRow))
+    if out == NULL:
+        raise MemoryError()
     with nogil:
         i = 0
         while i < n:
+            if m == cap:
+                grown = <TobRow*>realloc(out, 2 * cap * sizeof(TobRow))
+                if grown == NULL:
+                    err = -102
+                    break
+                out = grown
+                cap *= 2
             if rows[i].kind != KIND_BOOK:
                 i += 1
                 continue
@@ -95,6 +104,14 @@ def replay_tape_into(OrderBook book, tape, bint skip_gaps=False):
                 out[m].ask_size = book.sides[1].e[book.sides[1].n - 1].size
             m += 1
             i = j
+    try:
+        tob = np.empty(m, dtype=TOB_DTYPE)
+        if m:
+            memcpy(cnp.PyArray_DATA(tob), out, m * sizeof(TobRow))
+    finally:
+        free(out)
+    if err == -102:
+        raise MemoryError()
     if err != 0:
         if err == -100 or err == -101:
             raise InvalidInputError(
@@ -106,4 +123,4 @@ def replay_tape_into(OrderBook book, tape, bint skip_gaps=False):
             exc.args = (f"tape row {err_row}: {exc.args[0]}",) + exc.args[1:]
             exc.tape_row = err_row
             raise
-    return tob[:m]
+    return tob
