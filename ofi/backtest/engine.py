@@ -49,7 +49,7 @@ from ofi._core.backtest import EventLoop
 from ofi._core.book import OrderBook
 from ofi.backtest.latency import as_latency
 from ofi.data.tape import FLAG_BEGIN, KIND_BOOK, KIND_TRADE, TAPE_DTYPE, _check_tape
-from ofi.errors import InvalidInputError, OfiError
+from ofi.errors import InvalidInputError
 from ofi.frames import Trade
 from ofi.metrics.trading import NS_PER_DAY, TradingMetrics, markouts
 from ofi.orderflow._validate import positive_int
@@ -700,7 +700,7 @@ class BacktestEngine:
         return self._c.fills_at_rows()
 
     def _result(self):
-        from ofi.backtest.result import EQUITY_DTYPE, FILL_DTYPE, TRADE_DTYPE, BacktestResult
+        from ofi.backtest.result import FILL_DTYPE, TRADE_DTYPE, BacktestResult
         eq = self._c.equity_rows()
         # the equity rows reach the metrics now, in their order (fills and round trips, which the
         # metrics took as they happened, do not interact with the equity state)
