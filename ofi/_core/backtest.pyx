@@ -167,7 +167,6 @@ cdef class EventLoop:
             if not isinstance(kernel, StrategyKernel) or kernel_every < 1:
                 raise InvalidInputError("kernel must be a StrategyKernel and kernel_every >= 1")
             self.after_kernel = strategy._after_kernel
-            self.wants_trades = True
         self.kernel = kernel
         self.kernel_every = kernel_every
 

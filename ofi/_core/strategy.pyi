@@ -7,7 +7,6 @@ import numpy.typing as npt
 from ofi._core.book import OrderBook
 from ofi._core.decode import Trade
 
-R_NAN_MID: int
 R_NAN_SPREAD: int
 R_NAN_OFI: int
 R_NAN_PROB: int
@@ -25,7 +24,6 @@ R_REVERSAL: int
 R_BAND_EXIT: int
 R_REQUIRED: int  # + j: required feature j is NaN
 REASON_CODES: dict[int, str]
-EXIT_NAMES: tuple[str | None, ...]
 
 class StrategyKernel:
     """ModelStrategy's decisions in compiled code (features -> model -> signal -> position)."""
@@ -38,7 +36,6 @@ class StrategyKernel:
     signal_mid: float
     signal_spread: float
     signal_ts: int
-    last_exit: int  # index into EXIT_NAMES of the exit the last on_book closed on (0: none)
     def __init__(self, feature_kernel: Any, model: Any, i_up: int, i_down: int, n_classes: int,
                  slots: dict[str, int], required: tuple[int, ...], prob_threshold_long: float,
                  prob_threshold_short: float, ofi_threshold: float, max_spread_bps: float, cooldown_ns: int,

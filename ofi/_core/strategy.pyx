@@ -63,7 +63,6 @@ DEF SIG_LONG = 1
 DEF SIG_CLOSE = 2
 
 # reasons, in SignalGenerator's words; a required feature j is R_REQUIRED + j
-R_NAN_MID = 1
 R_NAN_SPREAD = 2
 R_NAN_OFI = 3
 R_NAN_PROB = 4
@@ -80,14 +79,12 @@ R_IN_POSITION = 14
 R_REVERSAL = 15
 R_BAND_EXIT = 16
 R_REQUIRED = 100
-REASON_CODES = {R_NAN_MID: "nan:mid_price", R_NAN_SPREAD: "nan:spread_bps", R_NAN_PROB: "nan:probability",
+REASON_CODES = {R_NAN_SPREAD: "nan:spread_bps", R_NAN_PROB: "nan:probability",
                 R_WIDE: "wide_spread", R_COOLDOWN: "cooldown", R_PROB_LONG: "prob_long",
                 R_PROB_SHORT: "prob_short", R_PROB_NEUTRAL: "prob_neutral", R_OFI_VETO: "ofi_veto",
                 R_OFI_LONG: "ofi_long", R_OFI_SHORT: "ofi_short", R_OFI_NEUTRAL: "ofi_neutral",
                 R_IN_POSITION: "in_position", R_REVERSAL: "reversal", R_BAND_EXIT: "band_exit"}
 
-# exits, in PositionManager's words
-EXIT_NAMES = (None, "daily_loss", "stop_loss", "take_profit", "max_holding_time")
 
 
 cdef inline int64_t day_of(int64_t t) noexcept nogil:
@@ -155,7 +152,6 @@ cdef class StrategyKernel:
     cdef readonly int64_t signal_ts
     cdef int reasons[MAX_REASONS]
     cdef int n_reasons
-    cdef readonly int last_exit
 
     def __cinit__(self, feature_kernel, model, int i_up, int i_down, int n_classes, dict slots,
                   tuple required, double prob_threshold_long, double prob_threshold_short,
@@ -239,10 +235,9 @@ cdef class StrategyKernel:
                          bint busy) except? -1.0:
         cdef double* x = self.x
         cdef double mid, spread, vol, equity, target, d
-        cdef int sig, ex
+        cdef int sig
         feature_step_book(self.fk, book, x)
         self.n_books += 1
-        self.last_exit = 0
         if busy:
             return 0.0                  # an order is on its way: wait for it before the next one
         mid = x[self.i_mid]
@@ -253,9 +248,7 @@ cdef class StrategyKernel:
         if position == 0.0:
             self._mark(mid, now_ns)
         else:
-            ex = self._exit_reason(mid, now_ns)
-            if ex:
-                self.last_exit = ex
+            if self._exit_reason(mid, now_ns):
                 return -position
         spread = x[self.i_spread]
         sig = self._generate(mid, spread, position, now_ns)
@@ -444,7 +437,8 @@ cdef class StrategyKernel:
         return 0
 
     cdef int _exit_reason(self, double price, int64_t ts) except -1:
-        """0: none; else an index into EXIT_NAMES."""
+        """0: none; else 1 daily_loss, 2 stop_loss, 3 take_profit, 4 max_holding_time (the order
+        of PositionManager.exit_reason)."""
         cdef double px, a
         cdef bint long_
         self._roll(ts)

@@ -244,6 +244,11 @@ class Context:
         return list(self._eng._open)
 
     @property
+    def has_open_orders(self) -> bool:
+        """Whether an order is pending or resting (``bool(open_orders)`` without the list)."""
+        return bool(self._eng._open)
+
+    @property
     def config(self) -> BacktestConfig:
         return self._eng.config
 
@@ -693,11 +698,6 @@ class BacktestEngine:
         if p is None:
             p = self._price_cache[ticks] = self._xbook.spec.ticks_to_price(ticks)
         return p
-
-    @property
-    def _rows_fills(self):
-        """How many fills had been made when each equity row was recorded (for the tests)."""
-        return self._c.fills_at_rows()
 
     def _result(self):
         from ofi.backtest.result import FILL_DTYPE, TRADE_DTYPE, BacktestResult

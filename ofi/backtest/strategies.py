@@ -190,7 +190,7 @@ class ModelStrategy(Strategy):
     def on_book(self, ctx: Context, book) -> None:
         k = self._kernel
         if k is not None:
-            self._after_kernel(ctx, k.on_book(book, ctx.now_ns, ctx.position, ctx.cash, bool(ctx.open_orders)))
+            self._after_kernel(ctx, k.on_book(book, ctx.now_ns, ctx.position, ctx.cash, ctx.has_open_orders))
             return
         self.features.update_orderbook(book)
         fv = self.features.extract_features(book)
@@ -199,7 +199,7 @@ class ModelStrategy(Strategy):
         mid = x[self._i_mid]
         if self._k % self.record_every == 0 and mid == mid:
             ctx.record(mid=mid, ofi=x[self._i_ofi], vpin=x[self._i_vpin])
-        if ctx.open_orders:             # an order is on its way: wait for it before the next one
+        if ctx.has_open_orders:         # an order is on its way: wait for it before the next one
             return
         if mid != mid:
             return

@@ -305,7 +305,7 @@ class DrawdownTracker:
         return dd
 
     def _push_batch(self, ts: np.ndarray, e: np.ndarray) -> None:
-        """``_push`` for each value in turn, in array operations (same results to the bit)."""
+        """``_push`` for each timed value in turn, in array operations (same results to the bit)."""
         n0, n = self._n, len(e)
         if n == 0:
             return
@@ -324,12 +324,12 @@ class DrawdownTracker:
             j = int(at[k])
             self.peak_index = n0 + j if j >= 0 else self._peak_i
             self.trough_index = n0 + k
-            self.max_drawdown_peak_ts_ns = (int(ts[j]) if ts is not None else None) if j >= 0 else self.peak_ts_ns
-            self.max_drawdown_trough_ts_ns = int(ts[k]) if ts is not None else None
+            self.max_drawdown_peak_ts_ns = int(ts[j]) if j >= 0 else self.peak_ts_ns
+            self.max_drawdown_trough_ts_ns = int(ts[k])
         j = int(at[-1])
         if j >= 0:
             self._peak_i = n0 + j
-            self.peak_ts_ns = int(ts[j]) if ts is not None else None
+            self.peak_ts_ns = int(ts[j])
         self.peak = float(peak[-1])
         pos = peak > 0.0
         if pos.any():
@@ -340,8 +340,7 @@ class DrawdownTracker:
         self.drawdown = float(dd[-1])
         self.equity = float(e[-1])
         self._n = n0 + n
-        if ts is not None:
-            self.last_ts_ns = int(ts[-1])
+        self.last_ts_ns = int(ts[-1])
 
     def __repr__(self) -> str:
         return (f"DrawdownTracker(n_updates={self._n}, peak={self.peak!r}, drawdown={self.drawdown!r}, "

@@ -188,6 +188,13 @@ def test_cancels_take_their_latency():
     s2 = Script({0: lambda c: c.buy(1.0, price=100.0), 1: lambda c: c.cancel(c.open_orders[0])})
     r2 = run(t.build(), s2, order_latency=0, cancel_latency=100 * NS)
     assert len(r2.fills) == 0
+    # has_open_orders follows open_orders: before the order, while it rests, after the cancel
+    seen = []
+    s3 = Script({0: lambda c: (seen.append(c.has_open_orders), c.buy(1.0, price=100.0),
+                               seen.append(c.has_open_orders)),
+                 1: lambda c: (seen.append(c.has_open_orders), c.cancel(c.open_orders[0]))})
+    run(t.build(), s3, order_latency=0, cancel_latency=100 * NS)
+    assert seen == [False, True, True]
 
 
 def test_round_trips_and_the_position_close_at_the_end():
@@ -279,7 +286,7 @@ def test_accounting_identities_hold_at_every_event(sim_tape, seed, p, lat, feed)
         flows = np.cumsum(-(f["side"] * f["qty"] * f["price"]) - f["fee"])
         pos = np.cumsum(f["side"] * f["qty"])
         np.testing.assert_allclose(f["position_after"], np.where(np.abs(pos) < 1e-12, 0.0, pos), atol=1e-9)
-        k = np.asarray(eng._rows_fills)             # fills applied when each row was recorded
+        k = eng._c.fills_at_rows()                  # fills applied when each row was recorded
         assert (f["ts_ns"][np.maximum(k - 1, 0)][k > 0] <= eq["ts_ns"][k > 0]).all()
         want_cash = 10_000 + np.where(k > 0, flows[np.maximum(k - 1, 0)], 0.0)
         np.testing.assert_allclose(eq["cash"], want_cash, rtol=0, atol=1e-7)
