@@ -22,9 +22,12 @@ ctypedef struct Undo:
     double old_size
     int sidx
 
-# A strided view of (price ticks, size, side) triples: decoder levels, tape rows or array copies.
+# A strided view of (price ticks, size, side) triples: decoder levels (also array copies) or tape
+# rows (``tape``), the two layouts the delta kernel is specialised for.
 ctypedef struct LevelSrc:
     const char* base
+    bint tape
+    bint lazy           # tape rows whose END is found while applying (tape_message_lazy)
     Py_ssize_t stride
     Py_ssize_t n
     Py_ssize_t off_price
@@ -50,12 +53,16 @@ cdef enum:
     ST_GAP = -4
     ST_CROSSED = -5
     ST_BAD_SIZE = -6
+    ST_MALFORMED = -7   # tape rows that do not form a book message (lazy tape messages only)
+    ST_BAD_SIDE = -8    # a level whose side is not 1 (bid), -1 (ask) or 0 (no level)
 
 
 # Locate the book message that starts at tape row i: fills src/meta and returns the row after
 # it, or -1 if row i does not start a well-formed book message.
 cdef Py_ssize_t tape_message(const TapeRow* rows, Py_ssize_t n, Py_ssize_t i, LevelSrc* src,
                              MsgMeta* meta) noexcept nogil
+cdef Py_ssize_t tape_message_lazy(const TapeRow* rows, Py_ssize_t n, Py_ssize_t i, LevelSrc* src,
+                                  MsgMeta* meta) noexcept nogil
 
 
 @cython.final
@@ -91,6 +98,7 @@ cdef class OrderBook:
 
     cdef int apply_message(self, LevelSrc* src, MsgMeta* meta) noexcept nogil
     cdef int raise_status(self, int status, MsgMeta* meta) except -1
+    cdef int _levels_lazy(self, LevelSrc* src, Py_ssize_t* nu) noexcept nogil
     cdef int _build_snapshot(self, LevelSrc* src) noexcept nogil
     cdef int _rebuild_side(self, int sidx, LevelSrc* src) noexcept nogil
     cdef _reject_kind(self, int kind)

@@ -17,7 +17,8 @@ from libc.math cimport NAN, INFINITY, sqrt, log, fabs, isnan
 import numpy as np
 cimport numpy as cnp
 
-from ofi._core.book cimport (OrderBook, Side, LevelSrc, MsgMeta, tape_message, ST_NOMEM, ST_BAD_SIZE)
+from ofi._core.book cimport (OrderBook, Side, LevelSrc, MsgMeta, tape_message, ST_NOMEM, ST_BAD_SIZE,
+                             ST_BAD_SIDE)
 from ofi._core.decode cimport TapeRow, Trade, KIND_BOOK, KIND_TRADE, FLAG_END, FLAG_BEGIN
 from ofi._core.rolling cimport (Moments, moments_init, moments_free, moments_reset, moments_push,
                                 moments_mean, moments_var, moments_zscore, OLS, OLSFit, ols_init,
@@ -1337,7 +1338,7 @@ cdef class FeatureKernel:
                     break
                 if rows[i].kind == KIND_BOOK:
                     st = book.apply_message(&src, &meta)
-                    if st == ST_NOMEM or st == ST_BAD_SIZE:
+                    if st == ST_NOMEM or st == ST_BAD_SIZE or st == ST_BAD_SIDE:
                         err = st
                         err_row = i
                         break

@@ -8,7 +8,8 @@ from libc.string cimport memcpy
 import numpy as np
 cimport numpy as cnp
 
-from ofi._core.book cimport OrderBook, LevelSrc, MsgMeta, tape_message, ST_APPLIED, ST_IGNORED, ST_NOMEM, ST_BAD_SIZE
+from ofi._core.book cimport (OrderBook, LevelSrc, MsgMeta, tape_message, tape_message_lazy, ST_APPLIED, ST_IGNORED,
+                             ST_NOMEM, ST_BAD_SIZE, ST_BAD_SIDE, ST_MALFORMED)
 from ofi._core.decode cimport TapeRow, KIND_BOOK, FLAG_END
 from ofi._core.decode import TAPE_DTYPE
 from ofi.errors import InvalidInputError
@@ -73,16 +74,28 @@ def replay_tape_into(OrderBook book, tape, bint skip_gaps=False):
             if rows[i].kind != KIND_BOOK:
                 i += 1
                 continue
-            j = tape_message(rows, n, i, &src, &meta)
-            if j < 0:
+            # A delta's rows are read once: its END row is found while it is applied.
+            if tape_message_lazy(rows, n, i, &src, &meta) < 0:
                 err = -100
                 err_row = i
                 break
             st = book.apply_message(&src, &meta)
+            if st == ST_MALFORMED:
+                err = -100
+                err_row = i
+                break
+            if not src.lazy:
+                j = i + src.n
+            else:                           # not applied: find (and check) its end
+                j = tape_message(rows, n, i, &src, &meta)
+                if j < 0:
+                    err = -100
+                    err_row = i
+                    break
             out[m].ts_exch = rows[i].ts_exch
             out[m].ts_local = rows[i].ts_local
             out[m].update_id = rows[i].update_id
-            if st < 0 and not (skip_gaps and st != ST_NOMEM and st != ST_BAD_SIZE):
+            if st < 0 and not (skip_gaps and st != ST_NOMEM and st != ST_BAD_SIZE and st != ST_BAD_SIDE):
                 err = st
                 err_row = i
                 break

@@ -1137,6 +1137,14 @@ def test_config_from_dict_refuses_unknown_fields_and_non_dicts():
 
 
 # ================================================================================= bad input
+def test_transform_refuses_a_book_level_with_a_side_other_than_bid_or_ask(sim):
+    tape = sim[1].copy()
+    row = int(np.flatnonzero(tape["kind"] == 1)[7])          # a level of the snapshot
+    tape["side"][row] = 4
+    with pytest.raises(InvalidInputError, match="tape row 0: .*side at level 7"):
+        FeatureEngine(small()).transform(tape, tick_size=TICK)
+
+
 def test_boundary_inputs_raise_a_clear_error():
     eng = FeatureEngine(small())
     book = OrderBook("BTCUSDT", tick_size=TICK)

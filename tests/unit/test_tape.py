@@ -99,6 +99,22 @@ def test_unterminated_message_in_a_handmade_tape_is_an_error():
         replay_tape(tape, "0.1")
 
 
+@pytest.mark.parametrize(("row", "start", "level"), [(0, 0, 0), (3, 0, 3), (5, 5, 0)])
+def test_a_side_other_than_bid_ask_or_none_is_an_error(row, start, level):
+    """Rows 0-3 are the snapshot, 5 the delta's bid row. A side of 5 used to be filed as a bid (or,
+    in a snapshot, written outside the book); now the message is rejected whole."""
+    tape = frames_to_tape(FRAMES, "0.1")
+    tape["side"][row] = 5
+    book = OrderBook("BTCUSDT", tick_size="0.1")
+    with pytest.raises(InvalidInputError, match=f"tape row {start}: BTCUSDT: side at level {level} of message"):
+        replay_tape(tape, book=book)
+    assert book.messages == (0 if start == 0 else 1)
+    if start:
+        assert (book.best_bid_ticks(), book.best_bid_size()) == (1000, 2.0)  # the delta left no trace
+        with pytest.raises(InvalidInputError, match=f"side at level {level}"):
+            book.apply_tape(tape, start)
+
+
 def test_bad_frame_names_its_index():
     with pytest.raises(InvalidInputError, match="frame 1"):
         frames_to_tape([FRAMES[0][1], '{"topic":"orderbook.50.BTCUSDT",'], "0.1")
