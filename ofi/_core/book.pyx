@@ -312,6 +312,27 @@ cdef inline void level_src(const Level* lv, Py_ssize_t n, LevelSrc* src) noexcep
     src.off_side = <Py_ssize_t>(<const char*>&lv[0].side - <const char*>lv)
 
 
+cdef inline void tape_src(const TapeRow* rows, Py_ssize_t i, Py_ssize_t n, bint lazy, LevelSrc* src,
+                          MsgMeta* meta) noexcept nogil:
+    """src and meta for the book message whose rows start at tape row i (n rows, or the rest of the
+    tape when ``lazy``)."""
+    src.base = <const char*>&rows[i]
+    src.stride = sizeof(TapeRow)
+    src.tape = True
+    src.lazy = lazy
+    src.n = n
+    src.off_price = <Py_ssize_t>(<const char*>&rows[0].price_ticks - <const char*>rows)
+    src.off_size = <Py_ssize_t>(<const char*>&rows[0].size - <const char*>rows)
+    src.off_side = <Py_ssize_t>(<const char*>&rows[0].side - <const char*>rows)
+    meta.snapshot = (rows[i].flags & FLAG_SNAPSHOT) != 0
+    meta.has_u = rows[i].update_id >= 0
+    meta.u = rows[i].update_id
+    meta.seq = rows[i].seq
+    meta.ts_exch = rows[i].ts_exch
+    meta.cts = 0
+    meta.ts_local = rows[i].ts_local
+
+
 cdef Py_ssize_t tape_message(const TapeRow* rows, Py_ssize_t n, Py_ssize_t i, LevelSrc* src,
                              MsgMeta* meta) noexcept nogil:
     cdef Py_ssize_t j = i
@@ -333,21 +354,7 @@ cdef Py_ssize_t tape_message(const TapeRow* rows, Py_ssize_t n, Py_ssize_t i, Le
             j += 1
         if (w & mask) != row_word(KIND_BOOK, 0, FLAG_END):
             return -1
-    src.base = <const char*>&rows[i]
-    src.stride = sizeof(TapeRow)
-    src.tape = True
-    src.lazy = False
-    src.n = j - i + 1
-    src.off_price = <Py_ssize_t>(<const char*>&rows[0].price_ticks - <const char*>rows)
-    src.off_size = <Py_ssize_t>(<const char*>&rows[0].size - <const char*>rows)
-    src.off_side = <Py_ssize_t>(<const char*>&rows[0].side - <const char*>rows)
-    meta.snapshot = (rows[i].flags & FLAG_SNAPSHOT) != 0
-    meta.has_u = rows[i].update_id >= 0
-    meta.u = rows[i].update_id
-    meta.seq = rows[i].seq
-    meta.ts_exch = rows[i].ts_exch
-    meta.cts = 0
-    meta.ts_local = rows[i].ts_local
+    tape_src(rows, i, j - i + 1, False, src, meta)
     return j + 1
 
 
@@ -363,21 +370,7 @@ cdef Py_ssize_t tape_message_lazy(const TapeRow* rows, Py_ssize_t n, Py_ssize_t 
     if (i < 0 or i >= n or rows[i].kind != KIND_BOOK or not (rows[i].flags & FLAG_BEGIN)
             or (rows[i].flags & (FLAG_SNAPSHOT | FLAG_END)) or rows[i].update_id == 1):
         return -1 if tape_message(rows, n, i, src, meta) < 0 else 0
-    src.base = <const char*>&rows[i]
-    src.stride = sizeof(TapeRow)
-    src.tape = True
-    src.lazy = True
-    src.n = n - i
-    src.off_price = <Py_ssize_t>(<const char*>&rows[0].price_ticks - <const char*>rows)
-    src.off_size = <Py_ssize_t>(<const char*>&rows[0].size - <const char*>rows)
-    src.off_side = <Py_ssize_t>(<const char*>&rows[0].side - <const char*>rows)
-    meta.snapshot = False
-    meta.has_u = rows[i].update_id >= 0
-    meta.u = rows[i].update_id
-    meta.seq = rows[i].seq
-    meta.ts_exch = rows[i].ts_exch
-    meta.cts = 0
-    meta.ts_local = rows[i].ts_local
+    tape_src(rows, i, n - i, True, src, meta)
     return 0
 
 
