@@ -510,6 +510,48 @@ def test_apply_levels_validation(book, bad):
     assert state(book) == before and book.ready and not book.stale
 
 
+def _f64(bits: int) -> float:
+    return float(np.array([bits], dtype=np.uint64).view(np.float64)[0])
+
+
+SIZE_EDGES = [0.0, -0.0, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 1.5, -5e-324, -1.5,
+              math.inf, -math.inf, math.nan, _f64(0xFFF8000000000000), _f64(0x7FF0000000000001),
+              _f64(0xFFFFFFFFFFFFFFFF)]
+
+
+@pytest.mark.parametrize("size", SIZE_EDGES, ids=["0", "-0", "min-denormal", "min-normal", "max", "1.5",
+                                                 "-min-denormal", "-1.5", "inf", "-inf", "nan", "-nan", "snan",
+                                                 "all-ones"])
+def test_size_checked_as_its_bits_equals_finite_and_not_negative(size):
+    """The kernel checks a size through its IEEE bits (one integer compare); it must accept exactly
+    what ``math.isfinite(x) and x >= 0`` accepts (so -0.0 is a delete), on the decoder-level path
+    (apply_levels) and the tape path (replay_tape)."""
+    ok = math.isfinite(size) and size >= 0
+    for via in ("levels", "tape"):
+        b = OrderBook("BTCUSDT", tick_size="0.1")
+        b.apply_snapshot(10, np.array([100, 99], dtype=np.int64), np.array([1.0, 2.0]),
+                         np.array([101], dtype=np.int64), np.array([3.0]))
+        if via == "levels":
+            call = lambda: b.apply_delta(11, np.array([99], dtype=np.int64), np.array([size]),  # noqa: E731
+                                         np.array([], dtype=np.int64), np.array([], dtype=np.float64))
+        else:
+            from ofi.data.tape import FLAG_BEGIN, FLAG_END, KIND_BOOK, TAPE_DTYPE, replay_tape
+            t = np.zeros(1, dtype=TAPE_DTYPE)
+            t["kind"], t["side"], t["price_ticks"], t["size"] = KIND_BOOK, 1, 99, size
+            t["update_id"], t["flags"] = 11, FLAG_BEGIN | FLAG_END
+            call = lambda: replay_tape(t, book=b)  # noqa: E731
+        if ok:
+            call()
+            want = [100] if size == 0 else [100, 99]
+            assert b.top_levels(5)[0].tolist() == want, via
+            if size != 0:
+                assert b.top_levels(5)[1][1] == size, via
+        else:
+            with pytest.raises(InvalidInputError, match="must be finite"):
+                call()
+            assert b.top_levels(5)[0].tolist() == [100, 99] and b.update_id == 10, via
+
+
 @pytest.mark.parametrize(
     "alt",
     [
