@@ -48,6 +48,15 @@ cdef extern from *:
     const char* ofi_search_step(const char* b, int k, int64_t key) noexcept nogil
 
 
+cdef bint _entry_layout_ok() noexcept:
+    """ofi_search_step's assumption: an Entry is 16 bytes, its key first."""
+    cdef Entry probe
+    return sizeof(Entry) == 16 and <const char*>&probe.key == <const char*>&probe
+
+
+assert _entry_layout_ok()
+
+
 cdef inline Py_ssize_t lower_bound(const Entry* e, Py_ssize_t n, int64_t key) noexcept nogil:
     """First index i with e[i].key >= key (branch-free halving)."""
     cdef const Entry* base = e
