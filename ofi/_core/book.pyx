@@ -32,7 +32,7 @@ cdef extern from *:
     /* One branch-free search step over entries of 16 bytes with an int64 key first: b + k if
        b[k].key < key, else b. A conditional move keeps the step at a load and one cycle; the
        compilers turn the plain C below into a branch when it is unrolled. */
-    static inline const char* ofi_search_step(const char* b, int k, int64_t key) {
+    static CYTHON_INLINE const char* ofi_search_step(const char* b, int k, int64_t key) {
     #if defined(__GNUC__) && defined(__x86_64__)
         const char* t = b + 16 * (intptr_t)k;
         __asm__("cmpq %[key], %[mem]; cmovl %[t], %[b]"
