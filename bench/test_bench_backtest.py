@@ -269,7 +269,8 @@ def _bench_model(benchmark, data, model, compiled, reference):
     assert res.equity["position"][-1] == 0.0           # flat at the end
     _check_accounts(res, cfg)
     assert len(res.series["ts_ns"]) > 0                # mid / OFI / VPIN recorded for the report
-    assert to_json(res) == reference                   # the two paths trade identically
+    if compiled:                                       # (the Python path is the reference itself)
+        assert to_json(res) == reference               # the two paths trade identically
     stats = getattr(benchmark, "stats", None)
     per_book = stats.stats.median / data.n_book * 1e9 if stats is not None else None
     how = "compiled (StrategyKernel)" if compiled else "Python path (compiled=False)"

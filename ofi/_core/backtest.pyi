@@ -5,8 +5,6 @@ import numpy.typing as npt
 
 from ofi._core.book import OrderBook
 
-EQUITY_DTYPE: np.dtype  # ts_ns, equity, cash, position, mid (ofi.backtest.result.EQUITY_DTYPE)
-
 class EventLoop:
     """The backtester's event loop (ofi.backtest.engine.BacktestEngine drives it)."""
     n: int  # Py_ssize_t: events loaded

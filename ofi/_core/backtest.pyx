@@ -25,16 +25,13 @@ from libc.math cimport NAN
 import numpy as np
 cimport numpy as cnp
 
-from ofi._core.book cimport OrderBook, Side, LevelSrc, MsgMeta, tape_message, ST_NOMEM
+from ofi._core.book cimport OrderBook, LevelSrc, MsgMeta, tape_message, book_quoted, ST_NOMEM
 from ofi._core.decode cimport TapeRow, KIND_BOOK, Trade
 from ofi._core.strategy cimport strategy_step_book, strategy_step_trade, strategy_n_books
 from ofi._core.strategy import StrategyKernel
 from ofi.errors import InvalidInputError
 
 cnp.import_array()
-
-EQUITY_DTYPE = np.dtype([("ts_ns", np.int64), ("equity", np.float64), ("cash", np.float64),
-                             ("position", np.float64), ("mid", np.float64)])
 
 ctypedef struct EqRow:
     int64_t ts_ns
@@ -44,14 +41,12 @@ ctypedef struct EqRow:
     double mid
     int64_t n_fills             # fills made when the row was recorded
 
-DEF EQ_BYTES = 40                # the EQUITY_DTYPE fields: the start of an EqRow
+DEF EQ_BYTES = 40                # ofi.backtest.result.EQUITY_DTYPE's fields: the start of an EqRow
 
 ctypedef struct MidRow:
     int64_t ts_ns
     double mid
 
-
-assert EQUITY_DTYPE.itemsize == EQ_BYTES
 
 cdef void* grown(void* buf, Py_ssize_t* cap, size_t item) except NULL:
     """``buf`` reallocated to twice ``cap[0]`` items (at least 1024); ``cap`` updated."""
@@ -65,9 +60,7 @@ cdef void* grown(void* buf, Py_ssize_t* cap, size_t item) except NULL:
 
 cdef inline double book_mid(OrderBook b) noexcept:
     """``b.mid_price()`` when ``b.ready``, else NaN."""
-    if not b._has_snapshot or b._stale or b.sides[0].n == 0 or b.sides[1].n == 0:
-        return NAN
-    return b._mid()
+    return b._mid() if book_quoted(b) else NAN
 
 
 @cython.final
@@ -136,9 +129,9 @@ cdef class EventLoop:
         self.taken = taken
         self.open_ = open_orders
         self.rng = rng
-        if feed_latency.kind == "constant" or (feed_latency.kind == "lognormal" and feed_latency.sigma == 0.0):
+        if feed_latency.fixed_ns is not None:
             self.feed_const = True
-            self.feed_ns = feed_latency.value_ns
+            self.feed_ns = feed_latency.fixed_ns
         else:
             self.feed_draw = feed_latency.draw
         if record_every < 1:
@@ -322,7 +315,11 @@ cdef class EventLoop:
         return 0
 
     def equity_rows(self):
-        """The equity rows so far (EQUITY_DTYPE, a copy)."""
+        """The equity rows so far (ofi.backtest.result.EQUITY_DTYPE, a copy)."""
+        # Imported here: ofi.backtest imports this module.
+        from ofi.backtest.result import EQUITY_DTYPE
+        if EQUITY_DTYPE.itemsize != EQ_BYTES:
+            raise AssertionError("EqRow no longer starts with the fields of EQUITY_DTYPE")
         out = np.empty(self.eq_n, dtype=EQUITY_DTYPE)
         cdef Py_ssize_t i
         cdef char* dst = <char*>cnp.PyArray_DATA(out)

@@ -57,6 +57,12 @@ cdef enum:
     ST_BAD_SIDE = -8    # a level whose side is not 1 (bid), -1 (ask) or 0 (no level)
 
 
+# A status that stops a tape driver even where sequence problems (gap, stale, crossed) are skipped:
+# the input itself is wrong, or memory ran out.
+cdef inline bint st_fatal(int st) noexcept nogil:
+    return st == ST_NOMEM or st == ST_BAD_SIZE or st == ST_BAD_SIDE
+
+
 # Locate the book message that starts at tape row i: fills src/meta and returns the row after
 # it, or -1 if row i does not start a well-formed book message.
 cdef Py_ssize_t tape_message(const TapeRow* rows, Py_ssize_t n, Py_ssize_t i, LevelSrc* src,
@@ -94,7 +100,7 @@ cdef class OrderBook:
     cdef readonly int64_t ignored
     cdef readonly int64_t levels_applied
     cdef readonly int64_t epoch
-    cdef int64_t bad_size_row
+    cdef int64_t bad_row          # the level of the message a BAD_SIZE / BAD_SIDE status names
 
     cdef int apply_message(self, LevelSrc* src, MsgMeta* meta) noexcept nogil
     cdef int raise_status(self, int status, MsgMeta* meta) except -1
@@ -109,3 +115,9 @@ cdef class OrderBook:
     cdef object _apply_arrays(self, bid_ticks, bid_sizes, ask_ticks, ask_sizes, bint snapshot,
                               int64_t update_id, int64_t ts_exch, int64_t ts_local)
     cdef double price_of(self, int64_t ticks) noexcept nogil
+
+
+# A book whose quotes can be read: a snapshot applied, not stale, both sides non-empty (``ready``
+# plus a best bid and ask), for kernels that read the sides directly.
+cdef inline bint book_quoted(OrderBook b) noexcept nogil:
+    return b._has_snapshot and not b._stale and b.sides[0].n > 0 and b.sides[1].n > 0

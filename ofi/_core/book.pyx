@@ -124,8 +124,16 @@ cdef inline void side_reset(Side* sd) noexcept nogil:
     sd.e = sd.buf
 
 
+cdef inline bint size_bits_ok(uint64_t bits) noexcept nogil:
+    """A size's IEEE bits are finite and >= 0 (NaN, infinities and negatives fail; -0.0 passes):
+    below the exponent of infinity, or the sign bit alone. One unsigned compare on the hot path."""
+    return bits < 0x7FF0000000000000ULL or bits == 0x8000000000000000ULL
+
+
 cdef inline bint size_ok(double size) noexcept nogil:
-    return size >= 0.0 and size < INFINITY     # False for NaN too
+    cdef uint64_t bits
+    memcpy(&bits, &size, 8)
+    return size_bits_ok(bits)
 
 
 cdef inline void move_up(Entry* e, Py_ssize_t count) noexcept nogil:
@@ -258,8 +266,7 @@ cdef inline Py_ssize_t apply_run(Side* sd, int sidx, int side, const Row* rows, 
 
     The loop is written for few instructions per level (most levels take the short search among
     the best 16, where the instruction count is the cost): row and undo pointers, and the size
-    checked as an integer (finite and >= 0, -0.0 included: below the exponent of infinity, or the
-    sign bit alone)."""
+    checked and tested for zero as an integer (size_bits_ok)."""
     cdef Cursor c
     cdef Undo* u = undo + nu[0]
     cdef const Row* r = rows + i
@@ -274,7 +281,7 @@ cdef inline Py_ssize_t apply_run(Side* sd, int sidx, int side, const Row* rows, 
     cursor_load(&c, sd)
     while True:
         memcpy(&sbits, &r.size, 8)
-        if sbits >= 0x7FF0000000000000ULL and sbits != 0x8000000000000000ULL:
+        if not size_bits_ok(sbits):
             status[0] = ST_BAD_SIZE
             break
         memcpy(&size, &sbits, 8)
@@ -580,7 +587,7 @@ cdef class OrderBook:
                         continue
                     if side != 1 and side != -1:
                         st = ST_BAD_SIDE
-                        self.bad_size_row = i
+                        self.bad_row = i
                         break
                     sidx = (1 - side) >> 1
                     if src.tape:
@@ -590,7 +597,7 @@ cdef class OrderBook:
                         i = apply_run(&self.sides[sidx], sidx, side, <const Level*>src.base, i, src.n,
                                       self.undo, &nu, &st, 0, 0)
                     if st != ST_APPLIED:
-                        self.bad_size_row = i
+                        self.bad_row = i
                         break
             if st == ST_APPLIED and crossed(&self.sides[0], &self.sides[1]):
                 st = ST_CROSSED
@@ -660,7 +667,7 @@ cdef class OrderBook:
             if side == 0:
                 i += 1
             elif side != 1 and side != -1:
-                self.bad_size_row = i
+                self.bad_row = i
                 return ST_BAD_SIDE
             else:
                 # Bounded by the undo log's room; the loop grows it and goes on.
@@ -673,7 +680,7 @@ cdef class OrderBook:
                     i = apply_run(&self.sides[1], 1, -1, rows, i, lim if lim < n else n,
                                   self.undo, nu, &st, ks_mask, end_mask)
                 if st != ST_APPLIED:
-                    self.bad_size_row = i
+                    self.bad_row = i
                     return st
             if rows[i - 1].flags & FLAG_END:
                 src.n = i
@@ -698,12 +705,12 @@ cdef class OrderBook:
             if side == 0:
                 continue
             if side != 1 and side != -1:
-                self.bad_size_row = i
+                self.bad_row = i
                 return ST_BAD_SIDE
             price = (<const int64_t*>(row + src.off_price))[0]
             size = (<const double*>(row + src.off_size))[0]
             if not size_ok(size):
-                self.bad_size_row = i
+                self.bad_row = i
                 return ST_BAD_SIZE
             if size == 0.0:
                 plain = False
@@ -779,11 +786,11 @@ cdef class OrderBook:
                 f"to u={self.update_id} and marked stale until the next snapshot")
         if status == ST_BAD_SIZE:
             raise InvalidInputError(
-                f"{self.symbol}: size at level {self.bad_size_row} of message u={meta.u} must be finite "
+                f"{self.symbol}: size at level {self.bad_row} of message u={meta.u} must be finite "
                 f"and >= 0; message rejected")
         if status == ST_BAD_SIDE:
             raise InvalidInputError(
-                f"{self.symbol}: side at level {self.bad_size_row} of message u={meta.u} must be 1 (bid), "
+                f"{self.symbol}: side at level {self.bad_row} of message u={meta.u} must be 1 (bid), "
                 f"-1 (ask) or 0 (no level); message rejected")
         raise MemoryError("out of memory while applying a book message")
 

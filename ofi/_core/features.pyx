@@ -17,8 +17,7 @@ from libc.math cimport NAN, INFINITY, sqrt, log, fabs, isnan
 import numpy as np
 cimport numpy as cnp
 
-from ofi._core.book cimport (OrderBook, Side, LevelSrc, MsgMeta, tape_message, ST_NOMEM, ST_BAD_SIZE,
-                             ST_BAD_SIDE)
+from ofi._core.book cimport OrderBook, Side, LevelSrc, MsgMeta, tape_message, st_fatal, book_quoted, ST_NOMEM
 from ofi._core.decode cimport TapeRow, Trade, KIND_BOOK, KIND_TRADE, FLAG_END, FLAG_BEGIN
 from ofi._core.rolling cimport (Moments, moments_init, moments_free, moments_reset, moments_push,
                                 moments_mean, moments_var, moments_zscore, OLS, OLSFit, ols_init,
@@ -458,7 +457,7 @@ ctypedef struct BookView:
 cdef inline void view_book(OrderBook book, BookView* v) noexcept nogil:
     v.bid = &book.sides[0]
     v.ask = &book.sides[1]
-    v.valid = book._has_snapshot and not book._stale and book.sides[0].n > 0 and book.sides[1].n > 0
+    v.valid = book_quoted(book)
     v.epoch = book.epoch
     v.ts_exch = book.ts_exch
     v.ts_local = book.ts_local
@@ -1338,7 +1337,7 @@ cdef class FeatureKernel:
                     break
                 if rows[i].kind == KIND_BOOK:
                     st = book.apply_message(&src, &meta)
-                    if st == ST_NOMEM or st == ST_BAD_SIZE or st == ST_BAD_SIDE:
+                    if st_fatal(st):
                         err = st
                         err_row = i
                         break

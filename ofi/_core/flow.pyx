@@ -14,7 +14,7 @@ from libc.math cimport NAN, INFINITY, sqrt
 import numpy as np
 cimport numpy as cnp
 
-from ofi._core.book cimport OrderBook, Side
+from ofi._core.book cimport OrderBook, Side, book_quoted
 from ofi._core.flow cimport (VARIANT_CKS, VARIANT_CCZ, bid_flow, ask_flow, level_ofi, IntervalAcc,
                              IntervalOut)
 from ofi._core.rolling cimport (
@@ -556,7 +556,7 @@ cdef class OrderFlowCalculator:
         cdef bint brk
         if self.mode != 1:
             self._set_mode(1)
-        if not book._has_snapshot or book._stale or b.n == 0 or a.n == 0:
+        if not book_quoted(book):
             self.skipped += 1
             return None
         brk = book is not self._book or book.epoch != self._epoch
@@ -799,7 +799,7 @@ cdef class MultiLevelOFI:
         cdef IntervalOut o
         cdef int64_t pending
         cdef bint brk
-        if not book._has_snapshot or book._stale or book.sides[0].n == 0 or book.sides[1].n == 0:
+        if not book_quoted(book):
             self.skipped += 1
             for m in range(M):
                 self.e[m] = NAN

@@ -8,9 +8,9 @@ from libc.string cimport memcpy
 import numpy as np
 cimport numpy as cnp
 
-from ofi._core.book cimport (OrderBook, LevelSrc, MsgMeta, tape_message, tape_message_lazy, ST_APPLIED, ST_IGNORED,
-                             ST_NOMEM, ST_BAD_SIZE, ST_BAD_SIDE, ST_MALFORMED)
-from ofi._core.decode cimport TapeRow, KIND_BOOK, FLAG_END
+from ofi._core.book cimport (OrderBook, LevelSrc, MsgMeta, tape_message, tape_message_lazy, st_fatal, ST_APPLIED,
+                             ST_IGNORED, ST_MALFORMED)
+from ofi._core.decode cimport TapeRow, KIND_BOOK
 from ofi._core.decode import TAPE_DTYPE
 from ofi.errors import InvalidInputError
 
@@ -40,15 +40,16 @@ assert TOB_DTYPE.itemsize == sizeof(TobRow)
 
 
 def replay_tape_into(OrderBook book, tape, bint skip_gaps=False):
-    """Apply every book message of ``tape`` to ``book``; return (top-of-book array, error status, row).
+    """Apply every book message of ``tape`` to ``book``; return the top-of-book array.
 
-    Kernel behind ``ofi.data.tape.replay_tape`` (which validates and raises). Trade rows are skipped.
+    Kernel behind ``ofi.data.tape.replay_tape`` (which validates the arguments); errors raise, naming
+    the tape row where the failing message starts. Trade rows are skipped.
     ``status`` per output row: 1 applied, 0 ignored (duplicate u), -1 rejected (gap, stale, crossed).
     """
     cdef cnp.ndarray arr = tape
     cdef Py_ssize_t n = cnp.PyArray_DIM(arr, 0)
     cdef const TapeRow* rows = <const TapeRow*>cnp.PyArray_DATA(arr)
-    cdef Py_ssize_t i, j, m = 0, n_msgs = 0, err_row = -1
+    cdef Py_ssize_t i, j, m = 0, err_row = -1
     cdef int st, err = 0
     cdef LevelSrc src
     cdef MsgMeta meta
@@ -74,28 +75,21 @@ def replay_tape_into(OrderBook book, tape, bint skip_gaps=False):
             if rows[i].kind != KIND_BOOK:
                 i += 1
                 continue
-            # A delta's rows are read once: its END row is found while it is applied.
-            if tape_message_lazy(rows, n, i, &src, &meta) < 0:
+            # A delta's rows are read once: its END row is found while it is applied. A message
+            # that was not applied is then located (and checked) by tape_message.
+            j = -1
+            if tape_message_lazy(rows, n, i, &src, &meta) == 0:
+                st = book.apply_message(&src, &meta)
+                if st != ST_MALFORMED:
+                    j = tape_message(rows, n, i, &src, &meta) if src.lazy else i + src.n
+            if j < 0:
                 err = -100
                 err_row = i
                 break
-            st = book.apply_message(&src, &meta)
-            if st == ST_MALFORMED:
-                err = -100
-                err_row = i
-                break
-            if not src.lazy:
-                j = i + src.n
-            else:                           # not applied: find (and check) its end
-                j = tape_message(rows, n, i, &src, &meta)
-                if j < 0:
-                    err = -100
-                    err_row = i
-                    break
             out[m].ts_exch = rows[i].ts_exch
             out[m].ts_local = rows[i].ts_local
             out[m].update_id = rows[i].update_id
-            if st < 0 and not (skip_gaps and st != ST_NOMEM and st != ST_BAD_SIZE and st != ST_BAD_SIDE):
+            if st < 0 and (st_fatal(st) or not skip_gaps):
                 err = st
                 err_row = i
                 break
@@ -126,7 +120,7 @@ def replay_tape_into(OrderBook book, tape, bint skip_gaps=False):
     if err == -102:
         raise MemoryError()
     if err != 0:
-        if err == -100 or err == -101:
+        if err == -100:
             raise InvalidInputError(
                 f"tape row {err_row}: book message rows must run from a FLAG_BEGIN row to a FLAG_END row")
         meta.u = rows[err_row].update_id

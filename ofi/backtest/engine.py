@@ -307,11 +307,11 @@ class BacktestEngine:
         self._strategy = strategy
         # per-event work only where it is needed: risk checks with limits set, Trade objects for a
         # strategy that reads trades
-        self._risk_limits = self.config.max_holding_time is not None or self.config.max_daily_loss is not None
-        self._wants_trades = type(strategy).on_trade is not Strategy.on_trade
+        risk_limits = self.config.max_holding_time is not None or self.config.max_daily_loss is not None
+        wants_trades = type(strategy).on_trade is not Strategy.on_trade
         strategy.on_start(self._ctx)
         kernel, every = strategy._compiled_kernel()
-        self._c.bind_strategy(strategy, self._ctx, self._wants_trades, self._risk_limits, kernel, every)
+        self._c.bind_strategy(strategy, self._ctx, wants_trades, risk_limits, kernel, every)
 
     def _feed(self, chunk: np.ndarray) -> None:
         """Append tape rows (whole messages) and run everything they make due."""

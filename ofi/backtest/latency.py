@@ -44,12 +44,18 @@ class Latency:
             raise InvalidInputError("samples_ns must be a non-empty 1-D array of finite latencies >= 0")
         return Latency("empirical", 0, 0.0, tuple(int(x) for x in arr))
 
-    def draw(self, rng: np.random.Generator) -> int:
-        if self.kind == "constant":
+    @property
+    def fixed_ns(self) -> int | None:
+        """The latency when every draw gives it without using the generator, else None."""
+        if self.kind == "constant" or (self.kind == "lognormal" and self.sigma == 0.0):
             return self.value_ns
+        return None
+
+    def draw(self, rng: np.random.Generator) -> int:
+        fixed = self.fixed_ns
+        if fixed is not None:
+            return fixed
         if self.kind == "lognormal":
-            if self.sigma == 0.0:
-                return self.value_ns
             return int(round(math.exp(math.log(max(self.value_ns, 1)) + self.sigma * rng.standard_normal())))
         return self.samples[int(rng.integers(len(self.samples)))]
 

@@ -274,11 +274,6 @@ class DrawdownTracker:
             if self.last_ts_ns is not None and ts < self.last_ts_ns:
                 raise InvalidInputError(
                     f"ts_ns must be non-decreasing, got {ts} after {self.last_ts_ns}")
-        return self._push(ts, e)
-
-    def _push(self, ts, e: float) -> float:
-        """``update`` without the checks, for callers that have made them (TradingMetrics)."""
-        if ts is not None:
             self.last_ts_ns = ts
         i = self._n
         self._n = i + 1
@@ -305,16 +300,14 @@ class DrawdownTracker:
         return dd
 
     def _push_batch(self, ts: np.ndarray, e: np.ndarray) -> None:
-        """``_push`` for each timed value in turn, in array operations (same results to the bit)."""
+        """``update(ts, e)`` for each value in turn, in array operations (same results to the bit)."""
         n0, n = self._n, len(e)
         if n == 0:
             return
         prev_peak = self.peak if n0 else -math.inf
         run = np.maximum.accumulate(np.concatenate(([prev_peak], e)))
         peak, before = run[1:], run[:-1]
-        new_peak = ~(e < before)                         # the update rule: not e < peak
-        if n0 == 0:
-            new_peak[0] = True
+        new_peak = ~(e < before)     # the update rule: not e < peak (the first value: not e < -inf)
         at = np.where(new_peak, np.arange(n), -1)
         at = np.maximum.accumulate(at)                   # the last new peak at or before each row
         dd = peak - e
@@ -709,20 +702,11 @@ class TradingMetrics:
         last = self._last_ts
         if last is not None and ts < last:
             raise InvalidInputError(f"ts_ns must be non-decreasing, got {ts} after {last}")
-        if self.drawdown._timed is False:
-            raise InvalidInputError("the drawdown tracker was fed untimed values")
-        self._equity(ts, e, pos)
-
-    def _equity(self, ts: int, e: float, pos: float) -> None:
-        """``on_equity`` for a caller that guarantees an int ``ts`` that does not go back and
-        finite floats (the backtest engine, on every equity row)."""
-        last = self._last_ts
+        self.drawdown.update(ts, e)         # first: it checks its own form and times, then records
         if last is None:
             self._start_ts = ts
-            self.drawdown._timed = True
         elif self._last_exposed:
             self._exposed_ns += ts - last
-        self.drawdown._push(ts, e)
         day = ts // NS_PER_DAY
         if day != self._day:
             self._day = day
@@ -735,7 +719,7 @@ class TradingMetrics:
         self._last_exposed = pos != 0.0
 
     def _equity_batch(self, ts: np.ndarray, e: np.ndarray, pos: np.ndarray) -> None:
-        """``_equity`` for each row in turn, in array operations (same results to the bit): int64
+        """``on_equity`` for each row in turn, in array operations (same results to the bit): int64
         ``ts`` non-decreasing and not before the last time seen, finite ``e`` and ``pos``."""
         n = len(ts)
         if n == 0:
@@ -750,7 +734,7 @@ class TradingMetrics:
             gaps = np.diff(ts)[exposed[:-1]]
         else:
             gaps = np.diff(ts, prepend=last)[np.concatenate(([self._last_exposed], exposed[:-1]))]
-        self._exposed_ns += int(gaps.sum(dtype=np.int64)) if len(gaps) else 0
+        self._exposed_ns += int(gaps.sum(dtype=np.int64))
         self.drawdown._push_batch(ts, e)
         day = ts // NS_PER_DAY
         ends = np.flatnonzero(np.append(day[1:] != day[:-1], True))

@@ -100,9 +100,8 @@ def _same_rows(a, b) -> bool:
 
 
 def _state(book: OrderBook):
-    return (book.update_id, book.messages, book.levels_applied, book.ignored, book.gaps, book.epoch,
-            book.top_levels(10_000)[0].tolist(), book.top_levels(10_000)[1].tolist(),
-            book.top_levels(10_000)[2].tolist(), book.top_levels(10_000)[3].tolist())
+    levels = [a.tolist() for a in book.top_levels(10_000)]
+    return (book.update_id, book.messages, book.levels_applied, book.ignored, book.gaps, book.epoch, levels)
 
 
 def _book_rows(tape: np.ndarray) -> np.ndarray:

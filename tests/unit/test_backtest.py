@@ -332,8 +332,12 @@ def test_an_order_without_a_quantity_uses_the_configured_position_size():
     assert r.fills["qty"].tolist() == [0.25]
 
 
-def test_event_loop_rows_have_the_result_layout():
-    """The compiled loop writes equity rows straight into the result's dtype."""
-    from ofi._core.backtest import EQUITY_DTYPE as core_dtype
-    from ofi.backtest.result import EQUITY_DTYPE
-    assert core_dtype == EQUITY_DTYPE
+def test_a_fixed_latency_is_known_without_drawing():
+    """The event loop skips the generator for latencies whose draws never use it (fixed_ns)."""
+    rng = np.random.default_rng(0)
+    for lat, fixed in ((Latency.constant(7), 7), (Latency.lognormal(9, 0.0), 9), (Latency.lognormal(9, 0.5), None),
+                       (Latency.empirical([4, 4]), None)):
+        assert lat.fixed_ns == fixed
+        if fixed is not None:
+            state = rng.bit_generator.state
+            assert lat.draw(rng) == fixed and rng.bit_generator.state == state
