@@ -104,7 +104,6 @@ cdef class StrategyKernel:
     cdef object fk
     cdef object model
     cdef int model_kind
-    cdef int n_classes
     cdef int i_up
     cdef int i_down
     cdef readonly object values           # the feature vector of the last book message
@@ -150,7 +149,7 @@ cdef class StrategyKernel:
     cdef readonly int signal
     cdef readonly double probability, ofi_zscore, signal_mid, signal_spread
     cdef readonly int64_t signal_ts
-    cdef int reasons[MAX_REASONS]
+    cdef int _reasons[MAX_REASONS]
     cdef int n_reasons
 
     def __cinit__(self, feature_kernel, model, int i_up, int i_down, int n_classes, dict slots,
@@ -177,7 +176,7 @@ cdef class StrategyKernel:
                 raise InvalidInputError("the model does not read the feature vector or has other classes")
             if not (0 <= i_up < n_classes and -1 <= i_down < n_classes):
                 raise InvalidInputError("class indexes out of range")
-        self.n_classes, self.i_up, self.i_down = n_classes, i_up, i_down
+        self.i_up, self.i_down = i_up, i_down
         self.values = np.full(N_FEATURE_SLOTS, NAN)
         self.x = <double*>cnp.PyArray_DATA(self.values)
         self.i_mid, self.i_spread = slots["mid_price"], slots["spread_bps"]
@@ -298,7 +297,7 @@ cdef class StrategyKernel:
     # ---------------------------------------------------------------- state
     @property
     def reasons(self):
-        return tuple(self.reasons[j] for j in range(self.n_reasons))
+        return tuple(self._reasons[j] for j in range(self.n_reasons))
 
     @property
     def position_state(self):
@@ -316,14 +315,10 @@ cdef class StrategyKernel:
         """The position after a fill, snapped to the quantity grid as ``PositionManager`` does."""
         return self._snap(q)
 
-    @property
-    def last_signal_ns(self):
-        return self.last_ns if self.has_last else None
-
     # ---------------------------------------------------------------- the signal
     cdef inline void _reason(self, int code) noexcept:
         if self.n_reasons < MAX_REASONS:
-            self.reasons[self.n_reasons] = code
+            self._reasons[self.n_reasons] = code
             self.n_reasons += 1
 
     cdef int _generate(self, double mid, double spread, double pos, int64_t ts) except -9:
@@ -441,9 +436,7 @@ cdef class StrategyKernel:
         of PositionManager.exit_reason)."""
         cdef double px, a
         cdef bint long_
-        self._roll(ts)
-        self.mark = price
-        self._check_loss()
+        self._mark(price, ts)
         if self.pqty == 0.0:
             return 0
         if self.halted:

@@ -77,6 +77,7 @@ class ModelStrategy(Strategy):
                                            or not isinstance(trade_after_ns, numbers.Integral)):
             raise InvalidInputError(f"trade_after_ns must be an integer (ns) or None, got {trade_after_ns!r}")
         self.trade_after_ns = trade_after_ns
+        self._symbol = None                     # set by on_start
         self._k = 0
         self._last_signal = None
         ix = {n: i for i, n in enumerate(self.features.names)}
@@ -143,7 +144,7 @@ class ModelStrategy(Strategy):
         if self._kernel is not None:
             qty, avg, realized, fees, entry, halted = self._kernel.position_state
         else:
-            p = self.positions.position(self._symbol) if hasattr(self, "_symbol") else Position("-")
+            p = self.positions.position(self._symbol) if self._symbol is not None else Position("-")
             qty, avg, realized, fees, entry, halted = (p.qty, p.avg_price, p.realized_pnl, p.fees, p.entry_ts_ns,
                                                        self.positions.halted)
         return {"qty": qty, "avg_price": avg, "realized_pnl": realized, "fees": fees, "entry_ts_ns": entry,

@@ -113,12 +113,12 @@ CASES = {
 }
 
 
-def _run(tape, tick, case, compiled, engine_cfg):
+def _run(tape, tick, case, compiled, engine_cfg, cls=Spy):
     kw = dict(case)
     name = kw.pop("model")
     models = kw.pop("_models")
     model = models[name] if name else None
-    s = Spy(model, compiled=compiled, **kw)
+    s = cls(model, compiled=compiled, **kw)
     assert s.compiled is compiled
     res = BacktestEngine(engine_cfg).run(s, tape, tick, symbol="BTCUSDT")
     return s, res
@@ -133,6 +133,12 @@ def _compare(tape, tick, case, engine_cfg, min_fills=4):
     assert first is None, f"decision {first} differs: {py.log[first]} != {cc.log[first]}"
     assert py.at_fill == cc.at_fill
     assert to_json(res_py) == to_json(res_cc)
+    # A plain ModelStrategy takes the event loop's fast path (Spy's on_book override keeps the
+    # loop off it): the kernel is called from C and only orders return to Python.
+    plain, res_plain = _run(tape, tick, case, True, engine_cfg, cls=ModelStrategy)
+    assert plain._compiled_kernel()[0] is not None
+    assert plain.n_book_messages == py.n_book_messages
+    assert to_json(res_plain) == to_json(res_py)
     return py, cc, res_py
 
 
