@@ -352,6 +352,7 @@ class BacktestEngine:
         self._rt = None                      # the open round trip
         self._day = None
         self._day_start_equity = cfg.initial_capital
+        self._mid_before = math.nan           # exchange mid at the last risk check
         self._halted_day = None
         self._price_cache: dict[int, float] = {}
         self._tm = TradingMetrics()
@@ -623,9 +624,14 @@ class BacktestEngine:
         now = self._c.now_x
         day = now // NS_PER_DAY
         if self._day != day:
-            eq = self._equity_x()
+            # the day starts from the equity at the mid before this event moved the book (the last
+            # mid of the previous day): a move at the day's first event counts in the day's PnL
+            eq = self._cash + (self._pos * self._mid_before if self._pos else 0.0)
+            if eq != eq:
+                eq = self._equity_x()
             self._day = day
             self._day_start_equity = eq if eq == eq else self._day_start_equity
+        self._mid_before = self._xbook.mid_price() if self._xbook.ready else math.nan
         if self._pos == 0.0:
             return
         reason = None
