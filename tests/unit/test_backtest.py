@@ -154,6 +154,8 @@ def test_the_strategy_sees_events_only_after_they_reach_it():
     feed = 250 * NS
     s = Script()
     run(tape, s, feed_latency=feed)
+    # the snapshot and the 28 deltas (i = 2..29): 29 book messages, each delivered once, in order
+    assert [u for _, u, _ in s.seen] == list(range(1, 30))
     for now, u, _ in s.seen:
         row = tape[(tape["update_id"] == u)][0]
         assert now >= row["ts_local"] + feed            # never before it could have arrived

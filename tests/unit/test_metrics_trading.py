@@ -547,3 +547,17 @@ def test_equity_batch_equals_one_row_at_a_time(steps, cuts, start):
     assert _state(many) == _state(one)
     # through JSON, so that NaN equals NaN
     assert json.dumps(many.summary(100.0), default=str) == json.dumps(one.summary(100.0), default=str)
+
+
+def test_a_fill_is_a_taker_fill_unless_said_otherwise():
+    # two fills without `maker`, one with maker=True: 1 maker fill of 3, share 1/3
+    tm = TradingMetrics()
+    tm.on_fill(M0, +1, 1.0, 100.0, 0.055)
+    s = tm.summary(1000.0)
+    assert (s["n_fills"], s["n_maker_fills"], s["maker_share"]) == (1, 0, 0.0)
+    tm.on_fill(M0 + 1, -1, 1.0, 101.0)
+    tm.on_fill(M0 + 2, +1, 2.0, 100.0, 0.04, maker=True)
+    s = tm.summary(1000.0)
+    assert (s["n_fills"], s["n_maker_fills"]) == (3, 1) and s["maker_share"] == pytest.approx(1 / 3, abs=1e-15)
+    # turnover 100 + 101 + 200 = 401; fees 0.055 + 0 + 0.04 = 0.095
+    assert s["turnover"] == pytest.approx(401.0, abs=1e-12) and s["fill_fees"] == pytest.approx(0.095, abs=1e-15)

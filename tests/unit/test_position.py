@@ -359,3 +359,16 @@ def test_bad_input(call, words):
 def test_manager_rejects_other_config():
     with pytest.raises(InvalidInputError, match="PositionConfig"):
         PositionManager({"sizing": "fixed"})
+
+
+def test_a_mark_alone_can_halt_trading():
+    # long 10 @ 100 (no fee): a mark at 90 is -100 on the day, not below the limit of 100; a mark
+    # at 89.99 is -100.1: halted at once, before any fill, exit_reason or can_open call
+    m = pm(max_daily_loss=100.0)
+    m.on_fill("X", "buy", 10.0, 100.0, 0.0, DAY0)
+    m.mark("X", 90.0, DAY0 + 1)
+    assert not m.halted
+    m.mark("X", 89.99, DAY0 + 2)
+    assert m.halted and m.day_pnl() == pytest.approx(-100.1, abs=1e-9)
+    m.mark("X", 100.0, DAY0 + 3)                     # recovering does not lift it
+    assert m.halted and not m.can_open(DAY0 + 3)
