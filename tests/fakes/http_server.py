@@ -37,7 +37,9 @@ Fault injection, chosen per test (each fault matches one path or every path, and
 - :meth:`FakeBybitRest.delay` -- the answer comes after ``seconds`` (beyond the client's timeout);
 - :meth:`FakeBybitRest.malformed` -- HTTP 200 with a body that is not JSON;
 - :meth:`FakeBybitRest.set_limit` -- a per-path rate limit (``n`` per window) announced in the
-  ``X-Bapi-Limit*`` headers of every answer and enforced with ``retCode`` 10006.
+  ``X-Bapi-Limit*`` headers of every answer and enforced with ``retCode`` 10006;
+- :meth:`FakeBybitRest.respond` -- a scripted raw answer: any status, headers and body (e.g. a 429
+  with only ``X-Bapi-Limit-Reset-Timestamp``, a 302 redirect, an envelope with a non-200 status).
 
 Every request is recorded (:attr:`FakeBybitRest.requests`, :meth:`FakeBybitRest.count`), with the
 status and ``retCode`` it got, so a test can assert that a client did not hammer.
@@ -89,7 +91,7 @@ class Fault:
 
     Attributes
     ----------
-    kind : {"http", "ret_code", "delay", "malformed"}
+    kind : {"http", "ret_code", "delay", "malformed", "raw"}
     path : str or None
         The path it applies to; None for every path.
     times : int or None
@@ -103,7 +105,9 @@ class Fault:
     retry_after : float or None
         ``Retry-After`` header value (kind "http").
     body : bytes
-        Body (kind "malformed").
+        Body (kinds "malformed" and "raw").
+    headers : dict or None
+        Extra response headers (kind "raw").
     """
 
     kind: str
@@ -115,6 +119,7 @@ class Fault:
     retry_after: float | None = None
     body: bytes = b""
     msg: str | None = None
+    headers: dict[str, str] | None = None
 
 
 @dataclass
@@ -273,6 +278,12 @@ class FakeBybitRest:
         """Answer HTTP 200 with ``body`` (default: JSON cut in the middle)."""
         self._add(Fault("malformed", path, times, body=body))
 
+    def respond(self, status: int, body: bytes | str = b"", *, headers: dict[str, str] | None = None,
+                path: str | None = None, times: int | None = 1) -> None:
+        """Answer the next ``times`` requests with exactly this status, headers and body."""
+        raw = body.encode() if isinstance(body, str) else body
+        self._add(Fault("raw", path, times, status=status, body=raw, headers=dict(headers or {})))
+
     def set_limit(self, path: str, n: int, window_s: float = 1.0) -> None:
         """Allow ``n`` requests to ``path`` per window; beyond that answer ``retCode`` 10006."""
         with self._lock:
@@ -363,6 +374,8 @@ class FakeBybitRest:
                 return fault.status, extra, f"<html><body>{fault.status}</body></html>".encode()
             elif fault.kind == "malformed":
                 return 200, {"Content-Type": "application/json"}, fault.body
+            elif fault.kind == "raw":
+                return fault.status, dict(fault.headers or {}), fault.body
             elif fault.kind == "ret_code":
                 extra = {}
                 if fault.ret_code == 10006:

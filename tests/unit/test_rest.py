@@ -412,10 +412,19 @@ def test_http_404_and_401(fake):
     c = client_for(fake)
     with pytest.raises(ExchangeError) as e:
         c._get("/v5/market/nope")
-    assert e.value.status == 404
-    # the fake refuses a signed path without auth headers the way Bybit does
-    r = requests.get(f"{fake.url}{WALLET}?accountType=UNIFIED", timeout=2)
-    assert r.status_code == 401
+    assert e.value.status == 404 and e.value.endpoint == "/v5/market/nope" and fake.count("/v5/market/nope") == 1
+    # a private path asked without auth headers: the fake answers 401 as Bybit does, the client
+    # raises AuthenticationError (not a retry, not a generic "body is not JSON" error)
+    with pytest.raises(AuthenticationError) as e401:
+        c._get(WALLET, {"accountType": "UNIFIED"})
+    assert (e401.value.status, e401.value.ret_code, e401.value.endpoint) == (401, None, WALLET)
+    # Bybit refusing the key of a signed call with HTTP 401: the same error, through the public API
+    fake.fail_http(401, path=WALLET, times=None)
+    with pytest.raises(AuthenticationError) as e2:
+        c.get_wallet_balance()
+    assert (e2.value.status, e2.value.ret_code, e2.value.endpoint) == (401, None, WALLET)
+    assert "HTTP 401" in str(e2.value)
+    assert fake.count(WALLET) == 2 and fake.answered(status=401) == 2  # neither retried
 
 
 # --------------------------------------------------------------------------- signed endpoints
