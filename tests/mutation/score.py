@@ -22,7 +22,6 @@ import json
 import random
 import subprocess
 import sys
-import tomllib
 from collections import Counter
 from pathlib import Path
 
@@ -32,6 +31,10 @@ NO_TESTS = {5, 33}
 
 
 def modules() -> list[str]:
+    try:
+        import tomllib
+    except ImportError:         # Python 3.10
+        sys.exit("tests/mutation/score.py needs Python 3.11 or newer (tomllib)")
     cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
     return cfg["only_mutate"]
 
