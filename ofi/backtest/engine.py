@@ -672,8 +672,10 @@ class BacktestEngine:
 
     def _send(self, side, qty, price) -> int:
         if type(qty) is not float and (isinstance(qty, bool) or not isinstance(qty, numbers.Real)) \
-                or not (0 < qty < math.inf):
-            raise InvalidInputError(f"order quantity must be > 0, got {qty!r}")
+                or not (1e-12 < qty < math.inf):
+            # 1e-12 is the engine's quantity resolution (a remainder below it counts as filled): a
+            # smaller order could never fill nor settle, and would stay open to the end
+            raise InvalidInputError(f"order quantity must be > 1e-12, got {qty!r}")
         pt = None
         if price is not None:
             if isinstance(price, bool) or not isinstance(price, numbers.Real) or not (0 < price < math.inf):
@@ -714,6 +716,8 @@ class BacktestEngine:
         pos, mid_row = eq["position"][ok], eq["mid"][ok]
         self._tm._equity_batch(eq["ts_ns"][ok], eq["equity"][ok], np.where(pos != 0.0, pos * mid_row, 0.0))
         mid_ts, mid = self._c.mid_series()
+        known = mid == mid                      # a book with an empty side has no mid (NaN): skipped
+        mid_ts, mid = mid_ts[known], mid[known]
         fills = np.array([(f.ts_ns, f.order_id, f.side, f.price, f.qty, f.fee, f.maker, f.position_after)
                           for f in self._fills], dtype=FILL_DTYPE)
         trades = np.array(self._trades, dtype=TRADE_DTYPE)
