@@ -111,6 +111,10 @@ def report(picked: dict[str, list[str]]) -> bool:
         ok &= score >= 0.9 and not c["not run"]
         print(f"{path:34} {len(codes):8d} {len(names):8d} {c['killed']:7d} {c['survived']:9d} {c['no tests']:8d} "
               f"{c['equivalent']:7d} {score:7.1%}" + (f"  ({c['not run']} not run)" if c["not run"] else ""))
+    known = {n for path in picked for n in meta(path)["exit_code_by_key"]}
+    stale = [n for n in eq if n.split(".x")[0].replace(".", "/") + ".py" in picked and n not in known]
+    if stale:
+        print(f"\nequivalent.txt names no mutant of today's source (re-check them): {', '.join(stale)}")
     if survivors:
         print("\nnot killed (mutmut show NAME):")
         for n in survivors:

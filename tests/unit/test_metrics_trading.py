@@ -561,3 +561,292 @@ def test_a_fill_is_a_taker_fill_unless_said_otherwise():
     assert (s["n_fills"], s["n_maker_fills"]) == (3, 1) and s["maker_share"] == pytest.approx(1 / 3, abs=1e-15)
     # turnover 100 + 101 + 200 = 401; fees 0.055 + 0 + 0.04 = 0.095
     assert s["turnover"] == pytest.approx(401.0, abs=1e-12) and s["fill_fees"] == pytest.approx(0.095, abs=1e-15)
+
+
+# ====================================================================== pinned details
+# (messages name the argument and show the value; bounds at their exact edge)
+def test_validation_messages_name_the_argument_and_the_value():
+    tm = TradingMetrics()
+    with pytest.raises(InvalidInputError, match=r"^fee must be a finite number, got None$"):
+        tm.on_fill(0, 1, 1.0, 1.0, None)                      # float(None) fails: the except path
+    with pytest.raises(InvalidInputError, match=r"^ts_ns must be an integer time in ns since the epoch, got 1\.5$"):
+        tm.on_equity(1.5, 1.0)
+    with pytest.raises(InvalidInputError, match=r"^exit_ts must be an integer time in ns since the epoch, got 1\.5$"):
+        tm.on_round_trip(0, 1.5, 1, 1.0, 1.0, 1.0)
+    with pytest.raises(InvalidInputError, match=r"^side must be \+1 / -1 or 'Buy' / 'Sell', got 'up'$"):
+        tm.on_round_trip(0, 1, "up", 1.0, 1.0, 1.0)
+    with pytest.raises(InvalidInputError, match=r"^fees must be a finite number, got nan$"):
+        tm.on_round_trip(0, 1, 1, 1.0, 1.0, 1.0, fees=math.nan)
+    with pytest.raises(InvalidInputError, match=r"^ddof must be an integer >= 0, got -1$"):
+        sharpe([0.1, 0.2], ddof=-1)
+    with pytest.raises(InvalidInputError, match=r"^returns must be finite"):
+        sortino([0.1, math.nan])
+    with pytest.raises(InvalidInputError, match=r"^equity must hold at least one value, got an empty array$"):
+        max_drawdown([])
+    assert tm.summary(1.0)["n_trades"] == 0 and tm.summary(1.0)["n_fills"] == 0
+
+
+def test_tracker_form_messages():
+    untimed, timed = DrawdownTracker(), DrawdownTracker()
+    untimed.update(1.0)
+    timed.update(0, 1.0)
+    with pytest.raises(InvalidInputError, match=r"^update must be called the same way every time: this tracker "
+                                                r"was started with \(equity\) only$"):
+        untimed.update(5, 1.0)
+    with pytest.raises(InvalidInputError, match=r"^update must be called the same way every time: this tracker "
+                                                r"was started with \(ts_ns, equity\)$"):
+        timed.update(1.0)
+
+
+def test_unsigned_times_up_to_the_int64_limit():
+    # uint64 times: 2**63 - 1 is the largest int64 and is kept (its day starts at
+    # (2**63 - 1) // D * D); 2**63 does not fit and is refused
+    top = 2 ** 63 - 1
+    days, r = daily_returns(np.array([top], dtype=np.uint64), [1.0])
+    assert days.tolist() == [top // D * D] and r.tolist() == [0.0]
+    with pytest.raises(InvalidInputError, match=r"^ts_ns holds 9223372036854775808, beyond the int64 range"):
+        daily_returns(np.array([2 ** 63], dtype=np.uint64), [1.0])
+
+
+def test_markouts_refuse_non_positive_mids_and_bad_horizons():
+    with pytest.raises(InvalidInputError, match=r"^mid must be finite and > 0, got 0\.0 at index 1$"):
+        markouts([0], [1], [1.0], [0, 1], [1.0, 0.0])
+    with pytest.raises(InvalidInputError, match=r"^mid must be finite and > 0, got -2\.0 at index 0$"):
+        markouts([0], [1], [1.0], [0], [-2.0])
+    for bad in (5, np.zeros(0, dtype=np.int64), [[1, 2]], [], ["1"]):
+        with pytest.raises(InvalidInputError, match=r"^horizons_ns must be a non-empty 1-D sequence of integer ns"):
+            markouts([0], [1], [1.0], [0], [1.0], horizons_ns=bad)
+
+
+def test_equity_batch_takes_what_on_equity_takes():
+    # on_equity accepts any integer time (an np.int32 here) and any real equity and notional
+    # (Decimal here, as parsed from exchange JSON) and works in floats; the batch path must give
+    # the same state for the same rows, i.e. convert to float64 first: 0.3 - 0.1 in floats is
+    # 0.19999999999999998 (in decimals 0.2), and a notional of 1E-400 is 0.0 as a float (flat)
+    from decimal import Decimal
+    ts = np.array([0, 7, 9, 12], dtype=np.int32)
+    eq = [Decimal("0.3"), Decimal("0.1"), Decimal("0.35"), Decimal("0.35")]
+    pos = [Decimal("0"), Decimal("1E-400"), Decimal("-2.5"), Decimal("0")]
+    one = TradingMetrics()
+    for t, e, p in zip(ts, eq, pos):
+        one.on_equity(t, e, p)
+    many = TradingMetrics()
+    many._equity_batch(ts, eq, pos)
+    assert _state(many) == _state(one)
+    assert many.summary(100.0) == one.summary(100.0)
+    # by hand: drawdown 0.3 - 0.1 (floats) from index 0 to 1; exposed from 9 to 12 of 0..12
+    assert one.drawdown.max_drawdown == 0.3 - 0.1 != 0.2
+    assert (one.drawdown.peak_index, one.drawdown.trough_index) == (0, 1)
+    assert one.summary(100.0)["exposure"] == 0.25
+
+
+def test_equity_batches_across_days_and_empty_batches():
+    # rows: day 0 at 01:00, 02:00 | day 0 03:00, day 1 01:00, day 2 01:00 (the second batch starts
+    # in the day the first ended); empty batches before, between and after change nothing
+    ts = np.array([H, 2 * H, 3 * H, D + H, 2 * D + H], dtype=np.int64) + M0
+    eq = np.array([100.0, 101.0, 102.0, 103.0, 104.0])
+    pos = np.array([0.0, 5.0, 0.0, 0.0, 0.0])
+    none = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
+    tm = TradingMetrics()
+    tm._equity_batch(*none)
+    assert _state(tm) == _state(TradingMetrics())
+    tm._equity_batch(ts[:2], eq[:2], pos[:2])
+    tm._equity_batch(*none)
+    tm._equity_batch(ts[2:], eq[2:], pos[2:])
+    tm._equity_batch(*none)
+    one = TradingMetrics()
+    for t, e, p in zip(ts.tolist(), eq.tolist(), pos.tolist()):
+        one.on_equity(t, e, p)
+    assert _state(tm) == _state(one)
+    # closes 102, 103, 104 on days 0, 1, 2; against 100: 2 %, 103/102 - 1, 104/103 - 1
+    days, r = tm.daily_returns(100.0)
+    assert days.tolist() == [M0, M0 + D, M0 + 2 * D]
+    np.testing.assert_allclose(r, [0.02, 103 / 102 - 1, 104 / 103 - 1], rtol=1e-12)
+    assert tm._exposed_ns == H                  # exposed from 02:00 to 03:00
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: markouts([0], None, [1.0], [0], [1.0]),
+     "fill_side must be a 1-D array of +1 / -1 or 'Buy' / 'Sell', got None"),
+    (lambda: markouts([0], np.array([True]), [1.0], [0], [1.0]),
+     "fill_side must hold +1 / -1 or 'Buy' / 'Sell', got dtype bool"),
+    (lambda: markouts([0, 1], [1, 2], [1.0, 1.0], [0], [1.0]), "fill_side must hold +1 / -1, got 2 at index 1"),
+    (lambda: markouts([0], [[1]], [1.0], [0], [1.0]), "fill_side must be 1-D, got shape (1, 1)"),
+    (lambda: daily_returns([5, 7, 6], [1.0, 1.0, 1.0]), "ts_ns must be non-decreasing, got 6 at index 2 after 7"),
+    (lambda: TradingMetrics().on_fill(0, 1, math.nan, 1.0), "qty must be a finite number, got nan"),
+    (lambda: TradingMetrics().on_fill(0, 1, 1.0, -2.0), "price must be > 0, got -2.0"),
+])
+def test_messages_word_for_word(call, message):
+    with pytest.raises(InvalidInputError) as e:
+        call()
+    assert str(e.value) == message
+
+
+def test_empty_daily_returns_keep_their_dtypes():
+    days, r = daily_returns([], [])
+    assert days.dtype == np.int64 and r.dtype == np.float64
+    days, r = TradingMetrics().daily_returns(100.0)
+    assert days.dtype == np.int64 and r.dtype == np.float64 and days.size == r.size == 0
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: daily_returns(None, []), "ts_ns must be a 1-D array of int64 ns times, got None"),
+    (lambda: daily_returns([[1]], [1.0]), "ts_ns must be a 1-D array of int64 ns times, got shape (1, 1)"),
+    (lambda: markouts([0.5], [1], [1.0], [0], [1.0]),
+     "fill_ts must hold integer ns since the epoch (int64), got dtype float64"),
+    (lambda: markouts([0], [1], [1.0], [0.5], [1.0]),
+     "mid_ts must hold integer ns since the epoch (int64), got dtype float64"),
+])
+def test_time_array_messages_word_for_word(call, message):
+    with pytest.raises(InvalidInputError) as e:
+        call()
+    assert str(e.value) == message
+
+
+def test_ragged_times_are_refused_with_the_name():
+    with pytest.raises(InvalidInputError, match=r"^ts_ns must be a 1-D array of int64 ns times: "):
+        daily_returns([[1], [1, 2]], [1.0])
+
+
+def test_narrow_integer_times_are_widened_to_int64():
+    # int32 times (small, but integers) are taken as int64: 0 and 5 ns fall in day 0, close 2.0,
+    # measured against the first equity 1.0 -> +100 %
+    days, r = daily_returns(np.array([0, 5], dtype=np.int32), [1.0, 2.0])
+    assert days.tolist() == [0] and days.dtype == np.int64 and r.tolist() == [1.0]
+    # markouts: a buy at 1.0 at t=0, the mid 1.5 at t=3; horizon 3 -> +0.5 in price units
+    got = markouts(np.array([0], dtype=np.int32), [1], [1.0], np.array([0, 3], dtype=np.int16), [1.0, 1.5],
+                   horizons_ns=np.array([3], dtype=np.int8), in_bps=False)
+    assert got.tolist() == [[0.5]]
+
+
+def test_reprs():
+    dd = DrawdownTracker()
+    assert repr(dd) == "DrawdownTracker(n_updates=0, peak=nan, drawdown=nan, max_drawdown=nan, max_drawdown_pct=nan)"
+    for e in (100.0, 120.0, 90.0):          # peak 120, drawdown 30 = 0.25 of the peak
+        dd.update(e)
+    assert repr(dd) == ("DrawdownTracker(n_updates=3, peak=120.0, drawdown=30.0, max_drawdown=30.0, "
+                        "max_drawdown_pct=0.25)")
+    tm = TradingMetrics()
+    tm.on_equity(0, 100.0)
+    tm.on_equity(1, 101.0)
+    tm.on_fill(0, 1, 1.0, 100.0)
+    tm.on_round_trip(0, 1, 1, 1.0, 100.0, 101.0)
+    tm.on_round_trip(1, 2, -1, 1.0, 101.0, 100.0)
+    assert repr(tm) == "TradingMetrics(equity_updates=2, fills=1, round_trips=2)"
+
+
+def test_markouts_keep_integer_ns_at_epoch_scale():
+    # at 1.7e18 ns a float64 has a 256 ns resolution; t0 + h and t0 + h + 1 must stay apart:
+    # the mid at t0 + 100 ms is the one stamped t0 (100.0), the 101.0 comes 1 ns too late
+    t0 = 1_700_000_000_000_000_000
+    h = 100_000_000
+    got = markouts([t0], [1], [100.0], [t0, t0 + h + 1], [100.0, 101.0], horizons_ns=(h,), in_bps=False)
+    assert got.tolist() == [[0.0]]
+
+
+def test_markout_horizon_messages_and_the_int64_edge():
+    with pytest.raises(InvalidInputError) as e:
+        markouts([0], [1], [1.0], [0], [1.0], horizons_ns=[5, 0, -3])
+    assert str(e.value) == "horizons_ns must be >= 0, got -3"          # the first negative one
+    # fill_ts + h == 2**63 - 1 exactly still fits in int64 (mid series ends earlier: NaN)
+    top = 2 ** 63 - 1
+    assert np.isnan(markouts([top - 10], [1], [1.0], [0], [1.0], horizons_ns=[10])).all()
+    with pytest.raises(InvalidInputError) as e:
+        markouts([top - 10], [1], [1.0], [0], [1.0], horizons_ns=[11])
+    assert str(e.value) == f"fill_ts + horizons_ns overflows int64: {top - 10} + 11"
+
+
+def test_profit_factor_small_amounts():
+    # wins 0.5 + 2 = 2.5, losses 1 (the 0.5 win is not a loss) -> 2.5
+    assert profit_factor([0.5, 2.0, -1.0]) == 2.5
+    # losses below 1 still count: 1 / 0.5 = 2
+    assert profit_factor([1.0, -0.5]) == 2.0
+    with pytest.raises(InvalidInputError) as e:
+        profit_factor([1.0, math.nan])
+    assert str(e.value) == "pnl must be finite, got nan at index 1"
+
+
+def test_profit_factor_zero_trades_change_nothing_to_the_bit():
+    # numpy sums in 8 partial sums, so an extra 0.0 among the summed values would shift the
+    # grouping: sum(1e16, 1 x 7) is 1e16 + 6 in that order but 1e16 + 8 with a 0.0 first.
+    # Zero trades are on neither side, so the sums are over the wins / losses alone.
+    wins = [1e16] + [1.0] * 7
+    assert profit_factor([0.0] + wins + [-1.0]) == float(np.sum(np.array(wins))) == 1.0000000000000006e16
+    losses = [-1e16] + [-1.0] * 7
+    assert profit_factor([3.0, 0.0] + losses) == 3.0 / -float(np.sum(np.array(losses)))
+
+
+def test_sharpe_ddof_edges():
+    r = [0.01, 0.02]
+    assert math.isnan(sharpe(r, ddof=2))        # n - ddof = 0: undefined (not mean / inf = 0)
+    assert math.isnan(sharpe([0.01], ddof=0))    # one value: no spread
+    # ddof=0 on two values: population std 0.005, mean 0.015 -> 3
+    assert sharpe(r, ddof=0) == pytest.approx(3.0, rel=1e-12)
+    for bad, shown in ((1.5, "1.5"), (True, "True"), (np.bool_(False), "False")):
+        with pytest.raises(InvalidInputError) as e:
+            sharpe(r, ddof=bad)
+        assert str(e.value) == f"ddof must be an integer >= 0, got {shown}"
+    assert sharpe(r, ddof=np.int64(1)) == sharpe(r)
+
+
+def test_sortino_of_one_period_and_target_message():
+    # one return -1 % against target 0: DD = 0.01, (mean - 0) / DD = -1
+    assert sortino([-0.01]) == -1.0
+    with pytest.raises(InvalidInputError) as e:
+        sortino([0.1], target=math.nan)
+    assert str(e.value) == "target must be a finite number, got nan"
+
+
+def test_empty_ratios_raise_no_warning():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isnan(sortino([])) and math.isnan(sharpe([])) and math.isnan(sharpe([], ddof=0))
+        assert math.isnan(sharpe([0.01, 0.02], ddof=2)) and math.isnan(profit_factor([]))
+
+
+def test_fresh_tracker_state():
+    dd = DrawdownTracker()
+    assert math.isnan(dd.peak) and math.isnan(dd.equity) and math.isnan(dd.drawdown)
+    assert math.isnan(dd.drawdown_pct) and math.isnan(dd.max_drawdown_pct)
+    assert dd.peak_index == -1 and dd.trough_index == -1
+    assert dd.peak_ts_ns is None and dd.max_drawdown_peak_ts_ns is None
+    assert dd.max_drawdown_trough_ts_ns is None and dd.last_ts_ns is None
+    # untimed updates leave the times None
+    dd.update(5.0)
+    dd.update(4.0)
+    assert dd.peak_ts_ns is None and dd.max_drawdown_trough_ts_ns is None and dd.last_ts_ns is None
+    assert (dd.equity, dd.drawdown, dd.drawdown_pct, dd.trough_index) == (4.0, 1.0, 0.2, 1)
+
+
+def test_tracker_time_message():
+    with pytest.raises(InvalidInputError) as e:
+        DrawdownTracker().update(1.5, 1.0)
+    assert str(e.value) == "ts_ns must be an integer time in ns since the epoch, got 1.5"
+    dd = DrawdownTracker()
+    dd.update(10, 1.0)
+    with pytest.raises(InvalidInputError) as e:
+        dd.update(9, 1.0)
+    assert str(e.value) == "ts_ns must be non-decreasing, got 9 after 10"
+
+
+def test_accumulator_messages_and_defaults():
+    tm = TradingMetrics()
+    for call, message in (
+            (lambda: tm.on_fill(1.5, 1, 1.0, 1.0), "ts_ns must be an integer time in ns since the epoch, got 1.5"),
+            (lambda: tm.on_equity(0, 1.0, math.inf), "position_notional must be a finite number, got inf"),
+            (lambda: tm.daily_returns(0), "initial_capital must be > 0, got 0"),
+            (lambda: tm.summary(-1.0), "initial_capital must be > 0, got -1.0")):
+        with pytest.raises(InvalidInputError) as e:
+            call()
+        assert str(e.value) == message
+    # without a notional the account is flat: exposure 0 over [0, 10]
+    tm.on_equity(0, 100.0)
+    tm.on_equity(10, 100.0)
+    assert tm.summary(100.0)["exposure"] == 0.0
+    # a day closing at exactly 0 has no defined next return: refused, with the value
+    tm.on_equity(20, 0.0)
+    with pytest.raises(InvalidInputError) as e:
+        tm.daily_returns(100.0)
+    assert str(e.value) == "daily returns need equity > 0 at every UTC day's close, got 0.0"
+    assert tm.summary(100.0)["sharpe_daily"] is None

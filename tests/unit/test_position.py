@@ -372,3 +372,200 @@ def test_a_mark_alone_can_halt_trading():
     assert m.halted and m.day_pnl() == pytest.approx(-100.1, abs=1e-9)
     m.mark("X", 100.0, DAY0 + 3)                     # recovering does not lift it
     assert m.halted and not m.can_open(DAY0 + 3)
+
+
+# ================================================================================ pinned details
+# (each test below pins a value a user sees: an error message's wording and argument name, a bound,
+# an exit at the exact float of its barrier)
+def _exact_barrier(avg: float, factor: float) -> float:
+    """A price p with p * 1e4 == avg * factor exactly (searched over the floats near it)."""
+    b = avg * factor
+    p = b / 1e4
+    for _ in range(64):
+        p = math.nextafter(p, 0.0)
+    for _ in range(128):
+        if p * 1e4 == b:
+            return p
+        p = math.nextafter(p, math.inf)
+    raise AssertionError("no float price lands on the barrier")
+
+
+@pytest.mark.parametrize("side, kind, factor, away", [
+    # the documented barriers, avg (1e4 -+ bps), widened by a relative 1e-12 towards triggering
+    ("buy", "stop_loss", (1e4 - 50.0) * (1.0 + 1e-12), math.inf),
+    ("buy", "take_profit", (1e4 + 100.0) * (1.0 - 1e-12), 0.0),
+    ("sell", "stop_loss", (1e4 + 50.0) * (1.0 - 1e-12), 0.0),
+    ("sell", "take_profit", (1e4 - 100.0) * (1.0 + 1e-12), math.inf),
+])
+def test_exit_at_the_exact_float_of_the_barrier(side, kind, factor, away):
+    # avg 30000, sl 50 bps, tp 100 bps: a price whose price * 1e4 equals the barrier to the bit
+    # triggers (the comparison is inclusive); the next float on the safe side does not
+    m = pm(stop_loss_bps=50.0, take_profit_bps=100.0)
+    m.on_fill("X", side, 1.0, 30_000.0, 0.0, DAY0)
+    p = _exact_barrier(30_000.0, factor)
+    assert m.exit_reason("X", p, DAY0 + 1) == kind
+    q = p
+    while q * 1e4 == p * 1e4:               # the first float whose product passes the barrier
+        q = math.nextafter(q, away)
+    assert m.exit_reason("X", q, DAY0 + 1) is None
+
+
+def test_reversal_onto_exactly_one_unit_reopens_at_the_fill():
+    # short 1 @ 100 at t=5, buy 2 @ 90 at t=7: realizes 1 * (90 - 100) * -1 = +10 and leaves
+    # +1.0 (exactly 1) opened at 90, stamped t=7
+    m = pm()
+    m.on_fill("X", "sell", 1.0, 100.0, 0.0, 5)
+    assert m.on_fill("X", "buy", 2.0, 90.0, 0.0, 7) == 10.0
+    p = m.position("X")
+    assert (p.qty, p.avg_price, p.entry_ts_ns, p.realized_pnl) == (1.0, 90.0, 7, 10.0)
+    # and the other way: long 2 @ 50, sell 3 @ 60 -> +20 realized, -1 opened at 60
+    m.on_fill("Y", "buy", 2.0, 50.0, 0.0, 8)
+    assert m.on_fill("Y", "sell", 3.0, 60.0, 0.0, 9) == 20.0
+    p = m.position("Y")
+    assert (p.qty, p.avg_price, p.entry_ts_ns) == (-1.0, 60.0, 9)
+
+
+def test_sizing_with_equity_between_zero_and_one():
+    # fraction 1: notional = 0.5 * 1 = 0.5 at price 0.01 -> 50 units
+    assert pm(fraction=1.0).target_qty(Signal.LONG, 0.01, 0.5) == 50.0
+    # vol_target, window a quarter day (daily = 2 * 25 = 50 bps): 0.5 * 100 / 50 = 1.0 notional
+    # at price 0.01 -> 100 units
+    m = pm(sizing="vol_target", vol_window_ns=NS_PER_DAY // 4, max_notional=1e9)
+    assert m.target_qty(Signal.LONG, 0.01, 0.5, vol_bps=25.0) == 100.0
+
+
+def test_sizing_error_messages_in_full():
+    with pytest.raises(InvalidInputError,
+                       match=r"^vol_bps is required with sizing='vol_target' \(e\.g\. the realized_vol_1m "
+                             r"feature\), got None$"):
+        pm(sizing="vol_target", max_notional=1.0).target_qty(Signal.LONG, 100.0, 1000.0)
+    with pytest.raises(InvalidInputError, match=r"^qty is infinite: set max_notional to cap the size$"):
+        pm().round_qty(math.inf)
+
+
+@pytest.mark.parametrize("name", ["fraction", "target_vol_bps", "stop_loss_bps", "take_profit_bps",
+                                  "max_daily_loss", "qty", "max_notional"])
+def test_positive_fields_refuse_zero_and_accept_a_half(name):
+    # lower bound 0, open: 0 is refused, naming the field and the bound; 0.5 is kept as given
+    with pytest.raises(InvalidInputError, match=rf"^{name} must be a finite number > 0\.0, got 0\.0$"):
+        PositionConfig(**{name: 0.0})
+    assert getattr(PositionConfig(**{name: 0.5}), name) == 0.5
+
+
+def test_config_error_messages_in_full():
+    with pytest.raises(InvalidInputError, match=r"^max_notional is required with sizing='vol_target' \(the size "
+                                                r"at zero volatility\), got None$"):
+        PositionConfig(sizing="vol_target")
+    with pytest.raises(InvalidInputError, match=r"^qty_step must be a finite positive number, got 0$"):
+        PositionConfig(qty_step=0)
+    with pytest.raises(InvalidInputError, match=r"^min_qty must be a finite positive number, got -0\.1$"):
+        PositionConfig(min_qty=-0.1)
+    with pytest.raises(InvalidInputError, match=r"^spec must be an InstrumentSpec, got dict$"):
+        PositionConfig.from_spec({"qty_step": 0.1})
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"sizing": "kelly"}, "sizing must be one of fixed, fraction, vol_target; got 'kelly'"),
+    ({"sizing": "fixed"}, "qty is required with sizing='fixed' (base units per position), got None"),
+    ({"vol_window_ns": 0}, "vol_window_ns must be an integer >= 1, got 0"),
+    ({"max_holding_ns": 0}, "max_holding_ns must be an integer >= 1, got 0"),
+    ({"flat_at_end": 1}, "flat_at_end must be True or False, got 1"),
+])
+def test_config_messages_word_for_word(kw, message):
+    with pytest.raises(InvalidInputError) as e:
+        PositionConfig(**kw)
+    assert str(e.value) == message
+
+
+def test_integer_fields_accept_their_lower_bound():
+    # vol_window_ns and max_holding_ns: integers >= 1, so 1 ns is a valid window / holding time
+    c = PositionConfig(vol_window_ns=1, max_holding_ns=1)
+    assert (c.vol_window_ns, c.max_holding_ns) == (1, 1)
+    m = PositionManager(c)
+    m.on_fill("X", "buy", 1.0, 100.0, 0.0, 10)
+    assert m.exit_reason("X", 100.0, 10) is None and m.exit_reason("X", 100.0, 11) == "max_holding_time"
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m: m.on_fill("X", "buy", 1.0, 0.0, 0.0, 0), "price must be a finite number > 0.0, got 0.0"),
+    (lambda m: m.on_fill("X", "buy", 1.0, 1.0, "a", 0), "fee must be a number, got 'a'"),
+    (lambda m: m.on_fill("X", "buy", 0.0, 1.0, 0.0, 0), "qty must be a finite number > 0.0, got 0.0"),
+    (lambda m: m.round_qty(-1.0), "qty must be a number >= 0.0, got -1.0"),
+    (lambda m: m.target_qty(Signal.LONG, 1.0, "x"), "equity must be a number, got 'x'"),
+    (lambda m: m.target_qty(Signal.LONG, 1.0, 1.0, vol_bps="5"), "vol_bps must be a number, got '5'"),
+    (lambda m: m.target_qty(Signal.LONG, 1.0, 1.0, vol_bps=-0.5),
+     "vol_bps must be >= 0 (or NaN when not warm), got -0.5"),
+    (lambda m: m.mark("", 1.0, 0), "symbol must be a non-empty string, got ''"),
+    (lambda m: m.on_fill("X", "up", 1.0, 1.0, 0.0, 0), "side must be 'buy' or 'sell' (or +1 / -1), got 'up'"),
+    (lambda m: m.can_open(1.5), "ts_ns must be an integer (ns since the epoch), got 1.5"),
+    (lambda m: m.target_qty(7, 1.0, 1.0), "signal must be a Signal (LONG, SHORT, HOLD, CLOSE), got 7"),
+])
+def test_manager_messages_word_for_word(call, message):
+    m = pm(sizing="vol_target", max_notional=10.0)
+    with pytest.raises(InvalidInputError) as e:
+        call(m)
+    assert str(e.value) == message
+
+
+def test_manager_rejects_other_config_by_type_name():
+    with pytest.raises(InvalidInputError) as e:
+        PositionManager({"sizing": "fixed"})
+    assert str(e.value) == "config must be a PositionConfig, got dict"
+
+
+def test_from_spec_takes_the_spec_qty_step():
+    # qty_step 0.01 (not the default 0.001) and min_order_qty 0.02 come from the spec
+    spec = InstrumentSpec("ETHUSDT", "0.01", "0.01", "0.02")
+    c = PositionConfig.from_spec(spec, sizing="fixed", qty=0.0299)
+    assert (c.qty_step, c.min_qty) == (Decimal("0.01"), Decimal("0.02"))
+    assert PositionManager(c).target_qty(Signal.LONG, 1.0, 1.0) == 0.02        # 0.0299 -> 0.02, not 0.029
+
+
+def test_halted_is_false_not_just_falsy():
+    m = pm(max_daily_loss=10.0)
+    assert m.halted is False                              # fresh: not halted before any call
+    m.on_fill("X", "buy", 1.0, 100.0, 20.0, DAY0)         # a 20 fee: -20 on the day
+    assert m.halted is True
+    assert m.can_open(DAY0 + NS_PER_DAY) is True and m.halted is False   # next day
+    m.on_fill("X", "buy", 1.0, 100.0, 20.0, DAY0 + NS_PER_DAY)
+    m.reset()
+    assert m.halted is False and m.can_open(DAY0) is True
+
+
+def test_daily_loss_exactly_at_the_widened_limit_does_not_halt():
+    # the limit is -max_daily_loss * (1 + 1e-12); a fee of exactly that leaves the day's PnL on the
+    # limit (0 - fee + 0 unrealized, the fill marks the position at its price): not strictly below
+    lim = 100.0
+    m = pm(max_daily_loss=lim)
+    fee = lim * (1.0 + 1e-12)
+    m.on_fill("X", "buy", 1.0, 100.0, fee, DAY0)
+    assert m.day_pnl() == -fee and not m.halted and m.can_open(DAY0 + 1)
+    n = pm(max_daily_loss=lim)
+    n.on_fill("X", "buy", 1.0, 100.0, math.nextafter(fee, math.inf), DAY0)
+    assert n.halted
+
+
+def test_dust_of_exactly_the_grid_tolerance_snaps_to_flat():
+    # qty_step 1: a fill of 1e-9 units is 1e-9 steps from 0, exactly the tolerance: the position
+    # stays flat; 2e-9 units is beyond it and is kept as it is
+    m = pm(qty_step="1")
+    m.on_fill("X", "buy", 1e-9, 100.0, 0.0, 0)
+    p = m.position("X")
+    assert p.qty == 0.0 and math.isnan(p.avg_price) and p.entry_ts_ns is None and p.n_fills == 1
+    m.on_fill("Y", "buy", 2e-9, 100.0, 0.0, 0)
+    assert m.position("Y").qty == 2e-9
+
+
+def test_positions_carry_their_symbol():
+    m = pm()
+    m.on_fill("BTCUSDT", "buy", 1.0, 100.0, 0.0, 0)
+    assert m.positions["BTCUSDT"].symbol == "BTCUSDT" and m.position("BTCUSDT").symbol == "BTCUSDT"
+
+
+def test_vol_target_edges():
+    # window a quarter day: daily = 2 * vol_bps
+    m = pm(sizing="vol_target", vol_window_ns=NS_PER_DAY // 4, max_notional=1e9)
+    # zero equity and zero volatility: 0, not the cap
+    assert m.target_qty(Signal.LONG, 100.0, 0.0, vol_bps=0.0) == 0.0
+    # daily vol 0.5 bps (below 1): 1 * 100 / 0.5 = 200 notional at 100 -> 2 units
+    assert m.target_qty(Signal.LONG, 100.0, 1.0, vol_bps=0.25) == 2.0

@@ -123,3 +123,93 @@ def test_from_env():
         Credentials.from_env({"BYBIT_API_KEY": KEY})
     with pytest.raises(InvalidInputError, match="BYBIT_API_KEY"):
         Credentials.from_env({"BYBIT_API_SECRET": SECRET})
+
+
+# --------------------------------------------------------------------------- exact messages and edges
+KEY_MSG = "api_key must be a non-empty string of letters, digits, '-' or '_'"
+
+
+@pytest.mark.parametrize("bad", [None, 123, b"key", "", "   ", "a b", "key!", "kéy", "key\n1"])
+def test_credentials_refuse_a_bad_api_key_with_the_exact_message(bad):
+    with pytest.raises(InvalidInputError) as e:
+        Credentials(bad, SECRET)  # type: ignore[arg-type]
+    assert str(e.value) == KEY_MSG
+
+
+def test_credentials_keep_a_stripped_key_and_the_secret():
+    c = Credentials("  Ab-1_z ", SECRET)
+    assert c.api_key == "Ab-1_z" and isinstance(c.secret, Secret) and c.secret == Secret(SECRET)
+    s = Secret(SECRET)
+    assert Credentials(KEY, s).secret is s  # a Secret is kept as it is
+    assert c.headers(TS, RECV, "")["X-BAPI-SIGN"] == by_hand(SECRET, f"{TS}Ab-1_z{RECV}")
+    for bad, tname in ((None, "NoneType"), (123, "int"), ("", "str"), ("  ", "str")):
+        with pytest.raises(InvalidInputError) as e:
+            Credentials(KEY, bad)  # type: ignore[arg-type]
+        assert str(e.value) == f"api_secret must be a non-empty string, got a {tname}"
+
+
+def test_a_secret_wrapping_a_secret_is_equal_and_signs_alike():
+    s = Secret(SECRET)
+    w = Secret(s)
+    assert w == s and w is not s and hash(w) == hash(s)
+    assert w.sign("x") == by_hand(SECRET, "x")
+    assert sign(w, TS, KEY, RECV, "a=1") == by_hand(SECRET, f"{TS}{KEY}{RECV}a=1")
+
+
+def test_secret_hash_and_equality():
+    a, a2, b = Secret(SECRET), Secret(SECRET), Secret(SECRET + "x")
+    assert hash(a) == hash(a2) and a == a2 and not (a != a2)
+    assert hash(a) != hash(b) and a != b and not (a == b)
+    assert len({a, a2, b}) == 2
+    assert a.__eq__(SECRET) is NotImplemented  # never equal to the plain string
+    assert (a == SECRET) is False and (SECRET == a) is False
+    assert hash(a) != hash(SECRET) and hash(a) != hash(SECRET.encode())
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_pickling_is_refused_with_a_clear_message(protocol):
+    with pytest.raises(TypeError) as e:
+        pickle.dumps(Secret(SECRET), protocol=protocol)
+    assert str(e.value) == "a Secret cannot be pickled or serialised (it would write the API secret to disk)"
+    with pytest.raises(TypeError) as e2:
+        pickle.dumps(Credentials(KEY, SECRET), protocol=protocol)
+    assert str(e2.value) == "Credentials cannot be pickled or serialised (they hold the API secret)"
+    with pytest.raises(TypeError) as e3:
+        copy.deepcopy(Credentials(KEY, SECRET))
+    assert str(e3.value) == "Credentials cannot be pickled or serialised (they hold the API secret)"
+
+
+def test_secret_format_is_masked_whatever_the_spec():
+    s = Secret(SECRET)
+    assert format(s, "") == "Secret('********')" and format(s, ">40") == "Secret('********')"
+    assert f"{s:s}" == "Secret('********')"
+
+
+@pytest.mark.parametrize("env, missing", [
+    ({"BYBIT_API_KEY": KEY}, "BYBIT_API_SECRET"),
+    ({"BYBIT_API_KEY": KEY, "BYBIT_API_SECRET": ""}, "BYBIT_API_SECRET"),
+    ({"BYBIT_API_SECRET": SECRET}, "BYBIT_API_KEY"),
+    ({"BYBIT_API_KEY": "", "BYBIT_API_SECRET": SECRET}, "BYBIT_API_KEY"),
+])
+def test_from_env_names_the_missing_variable_exactly(env, missing):
+    with pytest.raises(InvalidInputError) as e:
+        Credentials.from_env(env)
+    assert str(e.value) == f"{missing} is not set while its partner is; set both or neither"
+
+
+def test_from_env_reads_both_variables_and_only_them(monkeypatch):
+    for name in ("BYBIT_API_KEY", "BYBIT_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    assert Credentials.from_env() is None  # the process environment, both unset
+    assert Credentials.from_env({"bybit_api_key": KEY, "bybit_api_secret": SECRET}) is None  # names are exact
+    c = Credentials.from_env({"BYBIT_API_KEY": "envKey-1", "BYBIT_API_SECRET": "env-secret-2"})
+    assert c is not None and c.api_key == "envKey-1" and c.secret == Secret("env-secret-2")
+    assert c.secret != Secret("envKey-1")
+    monkeypatch.setenv("BYBIT_API_KEY", "procKey")
+    monkeypatch.setenv("BYBIT_API_SECRET", "proc-secret")
+    c2 = Credentials.from_env()
+    assert c2 is not None and c2.api_key == "procKey" and c2.secret == Secret("proc-secret")
+    # an explicit mapping wins over the process environment, even an empty one
+    assert Credentials.from_env({}) is None
+    c3 = Credentials.from_env({"BYBIT_API_KEY": "mapKey", "BYBIT_API_SECRET": "map-secret"})
+    assert c3 is not None and c3.api_key == "mapKey" and c3.secret == Secret("map-secret")
