@@ -58,3 +58,38 @@ def frames_with_gaps(market, n_frames, *, gap_every=5000, resync_after=40):
         if len(out) >= n_frames:
             break
     return out
+
+
+BT_T0 = 1_700_000_000_000              # ms: 2023-11-14 22:13:20 UTC, the backtest scenarios' origin
+
+
+class Tape:
+    """A backtest scenario: book and trade frames of symbol TEST (tick 0.1) at chosen times, in
+    seconds after BT_T0 (exchange time); ``lag`` (s) delays the local receive time."""
+
+    def __init__(self):
+        self.frames = []
+        self.u = 0
+
+    @staticmethod
+    def ns(t: float) -> int:
+        return (BT_T0 + round(t * 1000)) * 1_000_000
+
+    def book(self, t, bids, asks, kind="delta", lag=0.0):
+        self.u = 1 if kind == "snapshot" else self.u + 1
+        ms = BT_T0 + round(t * 1000)
+        self.frames.append((self.ns(t + lag), frame(kind, [(f"{p:.1f}", f"{q}") for p, q in bids],
+                                                     [(f"{p:.1f}", f"{q}") for p, q in asks], self.u, ts=ms)))
+        return self
+
+    def trade(self, t, side, price, size, lag=0.0):
+        ms = BT_T0 + round(t * 1000)
+        raw = json.dumps({"topic": "publicTrade.TEST", "type": "snapshot", "ts": ms, "data": [
+            {"T": ms, "s": "TEST", "S": "Buy" if side > 0 else "Sell", "v": str(size), "p": f"{price:.1f}",
+             "L": "ZeroPlusTick", "i": f"id{len(self.frames)}", "BT": False}]})
+        self.frames.append((self.ns(t + lag), raw))
+        return self
+
+    def build(self):
+        from ofi.data.tape import frames_to_tape
+        return frames_to_tape(self.frames, "0.1")

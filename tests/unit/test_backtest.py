@@ -5,7 +5,6 @@ expected number is worked out in the comments.
 """
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -16,36 +15,10 @@ from hypothesis import strategies as st
 from ofi.backtest import BacktestConfig, BacktestEngine, Latency, Strategy
 from ofi.data.tape import frames_to_tape
 from ofi.errors import InvalidInputError
-from support import frame
+from support import Tape
 
 T0 = 1_700_000_000_000                 # ms
 NS = 1_000_000
-
-
-class Tape:
-    """Frames at chosen local times (seconds after T0; exchange time = local time)."""
-
-    def __init__(self):
-        self.frames = []
-        self.u = 0
-
-    def book(self, t, bids, asks, kind="delta"):
-        self.u = 1 if kind == "snapshot" else self.u + 1
-        ms = T0 + round(t * 1000)
-        self.frames.append((ms * NS, frame(kind, [(f"{p:.1f}", f"{q}") for p, q in bids],
-                                           [(f"{p:.1f}", f"{q}") for p, q in asks], self.u, ts=ms)))
-        return self
-
-    def trade(self, t, side, price, size):
-        ms = T0 + round(t * 1000)
-        raw = json.dumps({"topic": "publicTrade.TEST", "type": "snapshot", "ts": ms, "data": [
-            {"T": ms, "s": "TEST", "S": "Buy" if side > 0 else "Sell", "v": str(size), "p": f"{price:.1f}",
-             "L": "ZeroPlusTick", "i": f"id{len(self.frames)}", "BT": False}]})
-        self.frames.append((ms * NS, raw))
-        return self
-
-    def build(self):
-        return frames_to_tape(self.frames, "0.1")
 
 
 class Script(Strategy):

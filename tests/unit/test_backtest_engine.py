@@ -22,7 +22,7 @@ from ofi.backtest import BacktestConfig, BacktestEngine, Latency, Strategy
 from ofi.data.tape import frames_to_tape
 from ofi.errors import InvalidInputError
 from ofi.metrics.trading import NS_PER_DAY
-from support import frame
+from support import Tape
 
 T0 = 1_700_000_000_000                 # ms: 2023-11-14 22:13:20 UTC
 NS = 1_000_000                         # ns per ms
@@ -33,32 +33,6 @@ MIDNIGHT = 6400.0                      # seconds after T0: 2023-11-15 00:00:00 U
 def ns(t: float) -> int:
     """Nanoseconds of a time given in seconds after T0."""
     return (T0 + round(t * 1000)) * NS
-
-
-class Tape:
-    """Frames at chosen times (seconds after T0); ``lag`` (s) delays the local receive time."""
-
-    def __init__(self):
-        self.frames = []
-        self.u = 0
-
-    def book(self, t, bids, asks, kind="delta", lag=0.0):
-        self.u = 1 if kind == "snapshot" else self.u + 1
-        ms = T0 + round(t * 1000)
-        self.frames.append((ns(t + lag), frame(kind, [(f"{p:.1f}", f"{q}") for p, q in bids],
-                                                [(f"{p:.1f}", f"{q}") for p, q in asks], self.u, ts=ms)))
-        return self
-
-    def trade(self, t, side, price, size, lag=0.0):
-        ms = T0 + round(t * 1000)
-        raw = json.dumps({"topic": "publicTrade.TEST", "type": "snapshot", "ts": ms, "data": [
-            {"T": ms, "s": "TEST", "S": "Buy" if side > 0 else "Sell", "v": str(size), "p": f"{price:.1f}",
-             "L": "ZeroPlusTick", "i": f"id{len(self.frames)}", "BT": False}]})
-        self.frames.append((ns(t + lag), raw))
-        return self
-
-    def build(self):
-        return frames_to_tape(self.frames, "0.1")
 
 
 class Script(Strategy):
