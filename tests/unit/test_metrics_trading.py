@@ -850,3 +850,52 @@ def test_accumulator_messages_and_defaults():
         tm.daily_returns(100.0)
     assert str(e.value) == "daily returns need equity > 0 at every UTC day's close, got 0.0"
     assert tm.summary(100.0)["sharpe_daily"] is None
+
+
+def test_round_trip_details():
+    tm = TradingMetrics()
+    for call, message in (
+            (lambda: tm.on_round_trip(0.5, 1, 1, 1.0, 1.0, 1.0),
+             "entry_ts must be an integer time in ns since the epoch, got 0.5"),
+            (lambda: tm.on_round_trip(0, 1, 1, 1.0, 1.0, 0.0), "exit_price must be > 0, got 0.0"),
+            (lambda: tm.on_round_trip(0, 1, 1, 1.0, 1.0, 1.0, math.nan), "gross_pnl must be a finite number, got nan"),
+            (lambda: tm.on_round_trip(0, 1, 1, 1.0, 1.0, 1.0, "1"), "gross_pnl must be a finite number, got '1'")):
+        with pytest.raises(InvalidInputError) as e:
+            call()
+        assert str(e.value) == message
+    # entered and exited in the same ns: allowed. A given gross PnL (an inverse contract, funding)
+    # replaces side * qty * (exit - entry) = 1 * 2 * (101 - 100) = 2
+    tm.on_round_trip(5, 5, 1, 2.0, 100.0, 101.0, gross_pnl=7.5, fees=0.5)
+    s = tm.summary(1000.0)
+    assert (s["gross_pnl"], s["fees"], s["net_pnl"], s["n_trades"], s["initial_capital"]) == (7.5, 0.5, 7.0, 1, 1000.0)
+    assert s["avg_win"] == 7.0 and s["avg_loss"] is None
+
+
+def test_summary_raises_no_warning_without_wins_or_losses():
+    import warnings
+    tm = TradingMetrics()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = tm.summary(1000.0)
+        assert s["avg_win"] is None and s["avg_loss"] is None
+        tm.on_round_trip(0, 1, 1, 1.0, 100.0, 100.0)          # a flat trade: neither a win nor a loss
+        s = tm.summary(1000.0)
+        assert (s["n_trades"], s["n_wins"], s["n_losses"], s["win_rate"]) == (1, 0, 0, 0.0)
+        assert s["avg_win"] is None and s["avg_loss"] is None and s["profit_factor"] is None
+
+
+def test_exposure_over_one_nanosecond():
+    tm = TradingMetrics()
+    tm.on_equity(0, 100.0, 5.0)
+    tm.on_equity(1, 100.0)
+    assert tm.summary(100.0)["exposure"] == 1.0
+
+
+def test_markouts_in_price_units_do_not_compute_bps():
+    # a fill price of 1e-306 is finite and > 0; its bps scale 1e4 / 1e-306 would overflow, and
+    # in price units it is not needed: no warning, the plain difference 2e-306 - 1e-306
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = markouts([0], [1], [1e-306], [0], [2e-306], horizons_ns=[0], in_bps=False)
+    assert got.tolist() == [[2e-306 - 1e-306]]
