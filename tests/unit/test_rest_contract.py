@@ -17,6 +17,7 @@ starts clean.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import math
@@ -80,8 +81,9 @@ def _no_env(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture
-def fake():
+@contextlib.contextmanager
+def _serving():
+    """A fake Bybit on its own port; on exit it stops and its host's ban / IP-window state is dropped."""
     f = FakeBybitRest(book_advance=0).start()
     netloc = _netloc(f.url)
     try:
@@ -89,18 +91,19 @@ def fake():
     finally:
         f.stop()
         _forget_host(netloc)
+
+
+@pytest.fixture
+def fake():
+    with _serving() as f:
+        yield f
 
 
 @pytest.fixture
 def other_fake():
     """A second server (another host as far as the client is concerned)."""
-    f = FakeBybitRest(book_advance=0).start()
-    netloc = _netloc(f.url)
-    try:
+    with _serving() as f:
         yield f
-    finally:
-        f.stop()
-        _forget_host(netloc)
 
 
 class VirtualTime:
@@ -1069,13 +1072,8 @@ def off():
 
 @pytest.fixture(scope="module")
 def _shared_fake():
-    f = FakeBybitRest(book_advance=0).start()
-    netloc = _netloc(f.url)
-    try:
+    with _serving() as f:
         yield f
-    finally:
-        f.stop()
-        _forget_host(netloc)
 
 
 @pytest.fixture
