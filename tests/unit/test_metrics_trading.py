@@ -899,3 +899,117 @@ def test_markouts_in_price_units_do_not_compute_bps():
         warnings.simplefilter("error")
         got = markouts([0], [1], [1e-306], [0], [2e-306], horizons_ns=[0], in_bps=False)
     assert got.tolist() == [[2e-306 - 1e-306]]
+
+
+# ---------------------------------------------------------------------------- deterministic twins
+# of what the hypothesis properties above find by search: each case fails on its own
+def _rows(tm, ts, eq, pos):
+    for t, e, p in zip(ts, eq, pos):
+        tm.on_equity(int(t), float(e), float(p))
+    return tm
+
+
+@pytest.mark.parametrize("batches", [
+    [[100.0], [110.0, 120.0, 90.0]],        # a second batch with a new peak at its index 1 (row 2)
+    [[100.0, 95.0], [80.0]],                # its largest drawdown peaks in the batch before (row 0)
+    [[100.0], [110.0, 105.0]],              # a new peak at the second batch's first row
+    [[100.0], [90.0]],                      # the previous peak carries over: drawdown 10
+    [[5.0], [1.0, 4.0, 2.0]],               # ends with drawdown 2 below 4 (dd[-2] = 0, peak[1] = 5)
+    [[1.0], [2.0, 4.0, 3.0]],               # ends 1 below 4 (peak[1] = 2)
+    [[-5.0, -6.0, 3.0]],                    # the last row a first positive peak: 0 / 3 = 0.0
+    [[0.0, 3.0]],                           # the peak before the last is 0
+    [[0.0, -1.0]],                          # peak 0: no fraction (NaN), not 1 / 0
+    [[0.0, -1.0, 5.0, 4.0]],                # fractions only where the peak is > 0: 1 / 5
+    [[-1.0], [-2.0, -3.0]],                 # never above 0
+    [[7.0]], [[7.0], [6.0]], [[7.0], [8.0]],  # batches of one row
+])
+def test_equity_batches_by_hand(batches):
+    flat = [e for b in batches for e in b]
+    ts = [M0 + 10 * i for i in range(len(flat))]
+    pos = [0.0] * len(flat)
+    one = _rows(TradingMetrics(), ts, flat, pos)
+    many = TradingMetrics()
+    k = 0
+    for b in batches:
+        many._equity_batch(np.array(ts[k:k + len(b)], dtype=np.int64), np.array(b), np.zeros(len(b)))
+        k += len(b)
+    assert _state(many) == _state(one)
+    d = many.drawdown
+    # by hand from the definitions: running peak, drawdown = peak - last, the fraction of the
+    # peak only where the peak is > 0
+    peak = max(flat)
+    assert d.peak == peak and d.drawdown == peak - flat[-1] and d.equity == flat[-1]
+    if peak > 0.0:
+        assert d.drawdown_pct == (peak - flat[-1]) / peak and math.copysign(1.0, d.drawdown_pct) == 1.0
+    else:
+        assert math.isnan(d.drawdown_pct)
+    amount = max(max(flat[:j + 1]) - flat[j] for j in range(len(flat)))
+    trough = next(j for j in range(len(flat)) if max(flat[:j + 1]) - flat[j] == amount)
+    top = max(i for i in range(trough + 1) if flat[i] == max(flat[:trough + 1]))
+    assert (d.max_drawdown, d.trough_index, d.peak_index) == (amount, trough, top)
+    assert (d.max_drawdown_peak_ts_ns, d.max_drawdown_trough_ts_ns) == (ts[top], ts[trough])
+    last_top = max(i for i in range(len(flat)) if flat[i] == peak)
+    assert d.peak_ts_ns == ts[last_top]
+    fracs = [(max(flat[:j + 1]) - flat[j]) / max(flat[:j + 1]) for j in range(len(flat)) if max(flat[:j + 1]) > 0]
+    assert same(d.max_drawdown_pct, max(fracs) if fracs else math.nan)
+
+
+def test_tracker_peaks_at_or_below_zero_and_equal_times():
+    dd = DrawdownTracker()
+    dd.update(10, 0.0)
+    assert dd.update(10, -1.0) == 1.0                # equal times are allowed; peak 0: no fraction
+    assert math.isnan(dd.drawdown_pct) and math.isnan(dd.max_drawdown_pct)
+    dd.update(11, 0.5)
+    assert dd.update(11, 0.25) == 0.25               # a peak of 0.5 (<= 1) has fractions: 0.25 / 0.5
+    assert dd.drawdown_pct == 0.5 and dd.max_drawdown_pct == 0.5
+    assert max_drawdown([0.5, 0.25]) == (0.25, 0.5, 0, 1)
+    tm = TradingMetrics()
+    tm.on_equity(5, 1.0)
+    tm.on_equity(5, 2.0)                              # equal times: allowed, the later value counts
+    assert tm.summary(1.0)["final_equity"] == 2.0
+
+
+def test_equity_batches_exposure_and_days():
+    # rows (hour, equity, notional): the notional after a row holds until the next row
+    # batch 1: day 0 01:00 (+5), 02:00 (0), 03:00 (+1) | batch 2: 04:00 (0), day 1 01:00 (+2),
+    # day 1 02:00 (-2), day 2 01:00 (0)
+    ts = [M0 + H, M0 + 2 * H, M0 + 3 * H, M0 + 4 * H, M0 + D + H, M0 + D + 2 * H, M0 + 2 * D + H]
+    eq = [100.0, 101.0, 99.0, 98.0, 102.0, 103.0, 104.0]
+    pos = [5.0, 0.0, 1.0, 0.0, 2.0, -2.0, 0.0]
+    one = _rows(TradingMetrics(), ts, eq, pos)
+    many = TradingMetrics()
+    many._equity_batch(np.array(ts[:3]), np.array(eq[:3]), np.array(pos[:3]))
+    assert many._last_exposed is True and many._exposed_ns == H           # 01:00 -> 02:00
+    many._equity_batch(np.array(ts[3:]), np.array(eq[3:]), np.array(pos[3:]))
+    assert _state(many) == _state(one)
+    # exposed 01-02 h, 03-04 h (across the batches), day 1 01:00 -> day 2 01:00 = 1 + 1 + 24 h
+    assert many._exposed_ns == 26 * H and many._days == [M0 // D, M0 // D + 1, M0 // D + 2]
+    assert many._closes == [98.0, 103.0, 104.0] and many._last_exposed is False
+    s = many.summary(100.0)
+    assert s["exposure"] == pytest.approx(26 / 48, rel=1e-12) and s["n_days"] == 3
+
+
+def test_default_gross_pnl_scales_with_qty_and_side():
+    tm = TradingMetrics()
+    tm.on_round_trip(0, 1, -1, 2.0, 100.0, 95.0)                      # -1 * 2 * (95 - 100) = +10
+    tm.on_round_trip(1, 2, "Buy", 4.0, 50.0, 49.5, fees=0.25)         # 4 * (49.5 - 50) = -2
+    s = tm.summary(1000.0)
+    assert (s["gross_pnl"], s["fees"], s["net_pnl"]) == (8.0, 0.25, 7.75)
+    assert (s["avg_win"], s["avg_loss"], s["profit_factor"]) == (10.0, -2.25, 10.0 / 2.25)
+
+
+def test_summary_with_equity_below_one_and_an_overflowing_annualisation():
+    # capital 1, closes 0.5 (day 0) and 0.6 (day 1): daily returns -0.5 and 0.2
+    tm = TradingMetrics()
+    tm.on_equity(M0, 0.5)
+    tm.on_equity(M0 + D, 0.6)
+    r = [-0.5, 0.6 / 0.5 - 1.0]
+    s = tm.summary(1.0)
+    assert s["sharpe_daily"] == pytest.approx(statistics.mean(r) / statistics.stdev(r) * SQ365, rel=1e-12)
+    assert s["sortino_daily"] == pytest.approx(statistics.mean(r) / math.sqrt(0.25 / 2) * SQ365, rel=1e-12)
+    # 100x in one second: (100) ** (seconds in a year) overflows -> +inf, reported as None
+    big = TradingMetrics()
+    big.on_equity(0, 1.0)
+    big.on_equity(S, 100.0)
+    s = big.summary(1.0)
+    assert s["annualized_return"] is None and s["calmar"] is None and s["return_pct"] == 99.0
