@@ -13,7 +13,7 @@ from libc.math cimport NAN, sqrt, fabs
 
 
 # ---------------------------------------------------------------- configuration checks
-# Shared by the streaming classes' constructors (the core cannot import ofi.orderflow._validate).
+# Shared by the streaming classes' constructors (the core cannot import ofi.validation).
 cdef inline Py_ssize_t count_arg(str name, object value, Py_ssize_t minimum) except -1:
     """An int in [minimum, 2**31 - 1] (not a bool), or InvalidInputError naming it."""
     import numbers

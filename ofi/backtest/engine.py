@@ -51,8 +51,9 @@ from ofi.backtest.latency import as_latency
 from ofi.data.tape import FLAG_BEGIN, KIND_BOOK, KIND_TRADE, TAPE_DTYPE, _check_tape
 from ofi.errors import InvalidInputError
 from ofi.frames import Trade
-from ofi.metrics.trading import NS_PER_DAY, TradingMetrics, markouts
-from ofi.orderflow._validate import positive_int
+from ofi.metrics.trading import TradingMetrics, markouts
+from ofi.validation import NS_PER_DAY
+from ofi.validation import positive_int
 
 __all__ = ["BacktestConfig", "BacktestEngine", "Strategy", "Context", "Fill", "Order"]
 

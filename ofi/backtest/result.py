@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ofi.validation import MARKOUT_HORIZONS_NS, MARKOUT_LABELS
 from ofi.errors import InvalidInputError
 
 __all__ = [
@@ -80,10 +81,8 @@ TRADE_DTYPE = np.dtype([
     ("net_pnl", np.float64),
 ])
 
-#: The horizons of the columns of ``BacktestResult.markouts``: 100 ms, 1 s, 10 s after each fill.
-MARKOUT_HORIZONS_NS = (100_000_000, 1_000_000_000, 10_000_000_000)
-#: Short names of those horizons, as used in the JSON report and the charts.
-MARKOUT_LABELS = ("100ms", "1s", "10s")
+# The horizons of the columns of ``BacktestResult.markouts`` (100 ms, 1 s, 10 s after each fill) and
+# their short names in the JSON report and the charts: defined once, in ``ofi.validation``.
 
 #: Series the charts read from ``BacktestResult.series`` (all optional; other keys are kept and ignored).
 SERIES_KEYS = ("ts_ns", "mid", "ofi", "vpin")

@@ -9,7 +9,7 @@ from ofi._core.trees import Forest
 from ofi.backtest.engine import Context, Fill, Strategy
 from ofi.errors import InvalidInputError
 from ofi.features import FeatureConfig, FeatureEngine
-from ofi.orderflow._validate import positive_int
+from ofi.validation import positive_int
 from ofi.strategy import PositionConfig, PositionManager, Signal, SignalConfig, SignalGenerator
 from ofi.strategy.position import Position
 from ofi.strategy.signals import SignalResult

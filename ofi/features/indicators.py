@@ -10,7 +10,7 @@ import numpy as np
 
 from ofi._core.features import bollinger_series, ema_crossover_series, ema_series, rsi_series
 from ofi.errors import InvalidInputError
-from ofi.orderflow._validate import float_array, positive_int
+from ofi.validation import float_array, positive_int
 
 __all__ = ["ema", "ema_crossover_bps", "rsi", "bollinger_position", "momentum_bps"]
 

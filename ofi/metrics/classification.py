@@ -32,7 +32,7 @@ from itertools import combinations
 import numpy as np
 
 from ofi.errors import InvalidInputError
-from ofi.orderflow._validate import same_length
+from ofi.validation import same_length
 
 __all__ = [
     "accuracy",

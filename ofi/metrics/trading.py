@@ -34,7 +34,7 @@ import numbers
 import numpy as np
 
 from ofi.errors import InvalidInputError
-from ofi.orderflow._validate import float_array, same_length
+from ofi.validation import MARKOUT_HORIZONS_NS, NS_PER_DAY, float_array, same_length
 
 __all__ = [
     "NS_PER_DAY",
@@ -50,11 +50,10 @@ __all__ = [
     "markouts",
 ]
 
-NS_PER_DAY = 86_400_000_000_000
 #: Crypto trades every calendar day, so a year is 365 daily periods (not the equity-market 252).
 DAYS_PER_YEAR = 365
-#: 100 ms, 1 s and 10 s in nanoseconds.
-DEFAULT_MARKOUT_HORIZONS_NS = (100_000_000, 1_000_000_000, 10_000_000_000)
+#: 100 ms, 1 s and 10 s in nanoseconds (``ofi.validation.MARKOUT_HORIZONS_NS``).
+DEFAULT_MARKOUT_HORIZONS_NS = MARKOUT_HORIZONS_NS
 _NS_PER_YEAR = DAYS_PER_YEAR * NS_PER_DAY
 _INT64_MAX = int(np.iinfo(np.int64).max)
 _SIDES = {"buy": 1, "long": 1, "sell": -1, "short": -1}

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ofi.errors import InvalidInputError
+from ofi.validation import MAX_CLASSES
 from ofi.models._forest import ForestArrays, from_lightgbm, from_sklearn_hgb, from_xgboost
 from ofi.models.base import CompiledModel, ModelCard, as_matrix
 
@@ -26,8 +27,8 @@ def _labels(y, n: int) -> tuple[np.ndarray, np.ndarray]:
     classes = np.unique(y)
     if len(classes) < 2:
         raise InvalidInputError(f"y must contain at least 2 classes, got {classes.tolist()}")
-    if len(classes) > 64:
-        raise InvalidInputError(f"at most 64 classes are supported, got {len(classes)}")
+    if len(classes) > MAX_CLASSES:
+        raise InvalidInputError(f"at most {MAX_CLASSES} classes are supported, got {len(classes)}")
     return y, classes
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ofi.errors import InvalidInputError
-from ofi.orderflow._validate import float_array, positive_float, positive_int, timestamps
+from ofi.validation import float_array, positive_float, positive_int, timestamps
 
 __all__ = ["LabelSet", "forward_move_labels", "triple_barrier_labels"]
 

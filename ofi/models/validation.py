@@ -20,7 +20,7 @@ import numpy as np
 from ofi._progress import Progress, Reporter
 from ofi.errors import InvalidInputError, LeakageError
 from ofi.metrics.classification import accuracy, log_loss, roc_auc
-from ofi.orderflow._validate import float_array, int_array, positive_int
+from ofi.validation import float_array, int_array, positive_int
 
 __all__ = [
     "Fold",

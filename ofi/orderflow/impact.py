@@ -42,7 +42,7 @@ from ofi._core.impact import (
     TickRule,
 )
 from ofi.errors import InvalidInputError
-from ofi.orderflow._validate import (
+from ofi.validation import (
     min_periods as _min_periods,
     duration_ns,
     float_array,

@@ -29,7 +29,7 @@ from ofi._core import flow as _flow
 from ofi._core import rolling as _rolling
 from ofi._core.flow import MultiLevelOFI, OrderFlowCalculator
 from ofi.errors import InvalidInputError
-from ofi.orderflow._validate import (
+from ofi.validation import (
     duration_ns,
     float_array,
     positive_float,

@@ -27,7 +27,7 @@ import numpy as np
 from ofi._core import rolling as _k
 from ofi._core.rolling import EwmMoments, RollingMoments, RollingOLS, TimeWindowSum
 from ofi.errors import InvalidInputError
-from ofi.orderflow._validate import (
+from ofi.validation import (
     min_periods as _min_periods,
     duration_ns,
     float_array,

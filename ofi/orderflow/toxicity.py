@@ -33,7 +33,7 @@ import numpy as np
 
 from ofi._core.rolling import RollingMoments
 from ofi.errors import InvalidInputError
-from ofi.orderflow._validate import (
+from ofi.validation import (
     duration_ns,
     float_array,
     positive_float,

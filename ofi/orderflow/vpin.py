@@ -15,7 +15,7 @@ import numpy as np
 from ofi._core import vpin as _k
 from ofi._core.vpin import VpinCalculator
 from ofi.errors import InvalidInputError
-from ofi.orderflow._validate import float_array, positive_float, positive_int, same_length, timestamps
+from ofi.validation import float_array, positive_float, positive_int, same_length, timestamps
 
 __all__ = ["VpinCalculator", "VpinResult", "vpin_series", "vpin_cdf", "CLASSIFICATIONS"]
 

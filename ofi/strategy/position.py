@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from ofi.errors import InvalidInputError
-from ofi.metrics.trading import NS_PER_DAY
+from ofi.validation import NS_PER_DAY
 from ofi.spec import InstrumentSpec, parse_step
 from ofi.strategy.signals import Signal, _int, _number, _real
 

@@ -1,17 +1,47 @@
-"""Input checks shared by the batch functions of ``ofi.orderflow``.
+"""The one validation module: argument checks, the symbol rule and the shared constants.
 
-Every public batch function coerces and checks its arguments here, in Python, and then makes one
-call into a kernel that trusts them. Messages name the argument, the value and what was expected.
+Every layer above the core checks its arguments here, in Python, and then makes one call into a
+kernel that trusts them. Messages name the argument, the value and what was expected. The compiled
+core cannot import this module (it sits below it); where the core needs the same rule or constant it
+keeps a Cython twin (``ofi/_core/rolling.pxd``'s ``count_arg`` / ``min_periods_arg``,
+``NS_PER_DAY`` and the class limits in ``ofi/_core``), and ``tests/parity/test_validation_twins.py``
+pins each twin to this module.
 """
 from __future__ import annotations
 
 import math
 import numbers
+import re
 
 import numpy as np
 
 from ofi._core.rolling import duration_ns  # noqa: F401  (re-exported: one definition)
 from ofi.errors import InvalidInputError
+
+__all__ = [
+    "NS_PER_SECOND", "NS_PER_DAY", "MARKOUT_HORIZONS_NS", "MARKOUT_LABELS", "MAX_CLASSES", "SYMBOL_RE",
+    "is_symbol", "float_array", "int_array", "timestamps", "same_length", "positive_int", "positive_float",
+    "min_periods", "duration_ns",
+]
+
+# ---------------------------------------------------------------- shared constants
+NS_PER_SECOND = 1_000_000_000
+NS_PER_DAY = 86_400 * NS_PER_SECOND            # a UTC day; daily returns and the daily-loss limit use it
+# Fill markouts: mid move after each fill at these horizons (backtest results, reports, trading metrics).
+MARKOUT_HORIZONS_NS = (100_000_000, 1_000_000_000, 10_000_000_000)
+MARKOUT_LABELS = ("100ms", "1s", "10s")
+MAX_CLASSES = 64                               # the compiled forests and linear models hold at most this many
+
+# ---------------------------------------------------------------- the symbol rule
+# A symbol is a path component and a topic suffix: letters, digits, '-' or '_', at most 64 characters.
+# A venue may narrow it (Bybit's symbols are upper case: ``ofi.venues.bybit.symbols``).
+SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def is_symbol(value, *, upper: bool = False) -> bool:
+    """True when ``value`` is a string that follows the symbol rule (and is upper case if ``upper``)."""
+    return (isinstance(value, str) and SYMBOL_RE.match(value) is not None
+            and (not upper or value == value.upper()))
 
 
 def float_array(name: str, x, *, ndim: int | tuple[int, ...] = 1, finite: bool = True,
