@@ -15,13 +15,14 @@ import re
 
 import numpy as np
 
+from ofi._core.decode import TAPE_DTYPE
 from ofi._core.rolling import duration_ns  # noqa: F401  (re-exported: one definition)
 from ofi.errors import InvalidInputError
 
 __all__ = [
     "NS_PER_SECOND", "NS_PER_DAY", "MARKOUT_HORIZONS_NS", "MARKOUT_LABELS", "MAX_CLASSES", "SYMBOL_RE",
     "is_symbol", "float_array", "int_array", "timestamps", "same_length", "positive_int", "positive_float",
-    "min_periods", "duration_ns",
+    "min_periods", "duration_ns", "check_tape",
 ]
 
 # ---------------------------------------------------------------- shared constants
@@ -137,3 +138,14 @@ def min_periods(value, window: int, *, minimum: int = 1) -> int:
     if mp > window:
         raise InvalidInputError(f"min_periods must be <= window={window}, got {value!r}")
     return mp
+
+
+def check_tape(tape) -> np.ndarray:
+    """``tape`` as a C-contiguous 1-D array of the core's ``TAPE_DTYPE`` (``ofi.data.tape``), checked."""
+    if not isinstance(tape, np.ndarray) or tape.dtype != TAPE_DTYPE:
+        raise InvalidInputError(
+            f"tape must be a numpy array of ofi.data.tape.TAPE_DTYPE, got "
+            f"{type(tape).__name__}{'' if not isinstance(tape, np.ndarray) else ' of ' + str(tape.dtype)}")
+    if tape.ndim != 1:
+        raise InvalidInputError(f"tape must be 1-D, got shape {tape.shape}")
+    return np.ascontiguousarray(tape)

@@ -26,6 +26,7 @@ from ofi._core.decode import (
 )
 from ofi._core.replay import TOB_DTYPE, replay_tape_into
 from ofi.errors import InvalidInputError
+from ofi.validation import check_tape as _check_tape
 
 __all__ = [
     "TAPE_DTYPE", "TOB_DTYPE", "KIND_BOOK", "KIND_TRADE", "FLAG_SNAPSHOT", "FLAG_BEGIN", "FLAG_END",
@@ -65,16 +66,6 @@ def frames_to_tape(frames: Iterable[Any], tick_size: Any, *, symbol: str | None 
         A malformed frame or unsupported topic; the message names the frame's index.
     """
     return FrameDecoder(tick_size).to_tape(frames, symbol=symbol)
-
-
-def _check_tape(tape: Any) -> np.ndarray:
-    if not isinstance(tape, np.ndarray) or tape.dtype != TAPE_DTYPE:
-        raise InvalidInputError(
-            f"tape must be a numpy array of ofi.data.tape.TAPE_DTYPE, got "
-            f"{type(tape).__name__}{'' if not isinstance(tape, np.ndarray) else ' of ' + str(tape.dtype)}")
-    if tape.ndim != 1:
-        raise InvalidInputError(f"tape must be 1-D, got shape {tape.shape}")
-    return np.ascontiguousarray(tape)
 
 
 def replay_tape(tape: np.ndarray, tick_size: Any = None, *, book: OrderBook | None = None,
