@@ -9,6 +9,7 @@ pins each twin to this module.
 """
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import re
@@ -22,7 +23,7 @@ from ofi.errors import InvalidInputError
 __all__ = [
     "NS_PER_SECOND", "NS_PER_DAY", "MARKOUT_HORIZONS_NS", "MARKOUT_LABELS", "MAX_CLASSES", "SYMBOL_RE",
     "is_symbol", "float_array", "int_array", "timestamps", "same_length", "positive_int", "positive_float",
-    "min_periods", "duration_ns", "check_tape",
+    "min_periods", "duration_ns", "check_tape", "json_loads",
 ]
 
 # ---------------------------------------------------------------- shared constants
@@ -149,3 +150,18 @@ def check_tape(tape) -> np.ndarray:
     if tape.ndim != 1:
         raise InvalidInputError(f"tape must be 1-D, got shape {tape.shape}")
     return np.ascontiguousarray(tape)
+
+
+def json_loads(data):
+    """``json.loads`` for untrusted bytes: too deep a nesting or too big a document is a ``ValueError``.
+
+    ``json.loads`` raises ``RecursionError`` on deeply nested arrays (``'[' * 100_000``) and may raise
+    ``MemoryError`` on a huge one; callers already turn ``ValueError`` into their own ``OfiError``
+    (``ExchangeError``, ``ModelFileError``, ``InvalidInputError``), so both become one.
+    """
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except MemoryError:
+        raise ValueError("JSON document too large to parse") from None
