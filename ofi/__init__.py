@@ -21,7 +21,7 @@ from ofi.backtest import BacktestConfig, BacktestEngine
 from ofi.orderflow import KyleLambda, OrderFlowCalculator, ToxicityIndex, VpinCalculator
 from ofi.spec import InstrumentSpec
 
-__version__ = "0.1.0"
+from ofi._version import __version__
 
 __all__ = [
     "OrderBook",

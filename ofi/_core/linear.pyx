@@ -4,6 +4,7 @@ SimpleImputer -> StandardScaler -> LogisticRegression pipeline uses."""
 cimport cython
 from libc.stdlib cimport malloc, free
 from ofi._core.links cimport sigmoid, softmax
+from ofi._core.limits cimport MAX_CLASSES as MAX_OUT
 
 import numpy as np
 cimport numpy as cnp
@@ -12,7 +13,6 @@ from ofi.errors import InvalidInputError
 
 cnp.import_array()
 
-DEF MAX_OUT = 64
 
 
 @cython.final

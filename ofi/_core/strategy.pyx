@@ -27,6 +27,7 @@ from ofi._core.decode cimport Trade
 from ofi._core.features cimport feature_step_book, feature_step_trade
 from ofi._core.trees cimport forest_proba
 from ofi._core.linear cimport linear_proba
+from ofi._core.limits cimport MAX_CLASSES, ns_per_day
 from ofi._core.features import N_FEATURE_SLOTS, FeatureKernel
 from ofi._core.trees import Forest
 from ofi._core.linear import Linear
@@ -34,9 +35,8 @@ from ofi.errors import InvalidInputError
 
 cnp.import_array()
 
-cdef int64_t NS_PER_DAY = 86400 * <int64_t>1000000000       # ns in a UTC day
+cdef int64_t NS_PER_DAY = ns_per_day()
 
-DEF MAX_CLASSES = 64
 DEF MAX_REQUIRED = 64
 DEF MAX_REASONS = 80
 DEF GRID_TOL = 1e-9
@@ -513,3 +513,7 @@ cdef int strategy_step_trade(object kernel, int64_t price_ticks, double size, in
 
 cdef int64_t strategy_n_books(object kernel) noexcept:
     return (<StrategyKernel>kernel).n_books
+
+
+#: The core's copies of shared constants (``ofi.validation`` holds them for Python; a parity test pins them).
+KERNEL_CONSTANTS = {"NS_PER_DAY": NS_PER_DAY, "MAX_CLASSES": MAX_CLASSES}

@@ -27,12 +27,12 @@ cimport numpy as cnp
 
 from ofi._core.trees cimport TNode
 from ofi._core.links cimport sigmoid, softmax
+from ofi._core.limits cimport MAX_CLASSES as MAX_OUT
 from ofi.errors import InvalidInputError
 
 cnp.import_array()
 
 DEF MAX_DEPTH = 16
-DEF MAX_OUT = 64
 DEF BLOCK = 8             # trees walked in lockstep
 DEF XBUF = 512            # features of a row prepared on the stack (wider rows: malloc)
 
