@@ -44,6 +44,7 @@ from types import TracebackType
 from typing import NamedTuple
 
 from ofi.errors import InvalidInputError, OfiWarning
+from ofi.validation import json_loads
 
 __all__ = [
     "FORMAT_NAME",
@@ -523,7 +524,7 @@ def _parse_line(line: bytes, path: Path, lineno: int) -> RecordedFrame | None:
     if not line.strip():
         return None
     try:
-        obj = json.loads(line)
+        obj = json_loads(line)          # deep nesting is a ValueError too, not a RecursionError
     except ValueError:
         obj = None
     if not isinstance(obj, dict):

@@ -3,11 +3,14 @@
 One row per level change of a book message or per trade, with exchange and local times (ns),
 kind, side, price in ticks, size, update id, cross sequence and flags. Tapes are built from raw
 frames, saved as ``.npy`` (memory-mappable), optionally converted to Parquet, and replayed through
-the same book kernel as live frames.
+the same book kernel as live frames. :func:`save_tape_chunks` writes a tape too big for memory
+chunk by chunk.
 """
 from __future__ import annotations
 
 import os
+import struct
+from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
@@ -31,7 +34,7 @@ from ofi.validation import check_tape as _check_tape
 __all__ = [
     "TAPE_DTYPE", "TOB_DTYPE", "KIND_BOOK", "KIND_TRADE", "FLAG_SNAPSHOT", "FLAG_BEGIN", "FLAG_END",
     "FLAG_BLOCK", "FLAG_RPI", "frames_to_tape", "message_starts", "replay_tape", "save_tape", "load_tape", "to_parquet",
-    "empty_tape",
+    "empty_tape", "save_tape_chunks",
 ]
 
 
@@ -132,3 +135,57 @@ def to_parquet(tape: np.ndarray, path: str | os.PathLike) -> None:
     tape = _check_tape(tape)
     table = pa.table({name: tape[name] for name in TAPE_DTYPE.names if not name.startswith("_")})
     pq.write_table(table, path)
+
+
+_NPY_MAGIC = b"\x93NUMPY\x01\x00"
+
+
+def _npy_header(n: int, width: int) -> bytes:
+    descr = np.lib.format.dtype_to_descr(TAPE_DTYPE)
+    text = "{'descr': %r, 'fortran_order': False, 'shape': (%d,), }" % (descr, n)
+    text = text.ljust(width - 1) + "\n"
+    return _NPY_MAGIC + struct.pack("<H", len(text)) + text.encode("latin1")
+
+
+def save_tape_chunks(path: str | os.PathLike, chunks: Iterable[np.ndarray]) -> int:
+    """Write tape chunks to one ``.npy`` file without holding them all in memory.
+
+    Parameters
+    ----------
+    path : path-like
+        Target ``.npy`` file; read it back memory-mapped with :func:`load_tape`.
+    chunks : iterable of ndarray of TAPE_DTYPE
+        E.g. ``iter_bybit_orderbook(...)``. A pair ``(tape, ids)`` is not accepted.
+
+    Returns
+    -------
+    int
+        Rows written.
+
+    Raises
+    ------
+    InvalidInputError
+        A chunk that is not a 1-D TAPE_DTYPE array (the file is removed).
+    """
+    # The header is written with room for any row count, then rewritten with the real one;
+    # magic + length + header is a multiple of 64 bytes, as numpy writes it.
+    width = len(_npy_header(2**63 - 1, 0)) - len(_NPY_MAGIC) - 2
+    width += (-(len(_NPY_MAGIC) + 2 + width)) % 64
+    n = 0
+    path = Path(path)
+    try:
+        with open(path, "wb") as fh:
+            fh.write(_npy_header(0, width))
+            for i, chunk in enumerate(chunks):
+                if not isinstance(chunk, np.ndarray) or chunk.dtype != TAPE_DTYPE or chunk.ndim != 1:
+                    raise InvalidInputError(
+                        f"chunk {i} must be a 1-D numpy array of TAPE_DTYPE, got {type(chunk).__name__}"
+                        f"{' of ' + str(chunk.dtype) if isinstance(chunk, np.ndarray) else ''}")
+                fh.write(np.ascontiguousarray(chunk).tobytes())
+                n += len(chunk)
+            fh.seek(0)
+            fh.write(_npy_header(n, width))
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return n

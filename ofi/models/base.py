@@ -1,21 +1,26 @@
-"""What every ofi model shares: the model card, input coercion, compiled predict, file I/O."""
+"""What every ofi model shares: the model card, compiled predict, writing its file."""
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import platform
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
+from ofi._version import __version__
 from ofi.errors import InvalidInputError
+from ofi.models._format import write_model_file
+from ofi.models._inputs import as_matrix
 
 __all__ = ["ModelCard", "CompiledModel"]
 
 
 def library_versions() -> dict[str, str]:
-    import ofi
-    out = {"ofi": ofi.__version__, "numpy": np.__version__, "python": platform.python_version()}
+    out = {"ofi": __version__, "numpy": np.__version__, "python": platform.python_version()}
     for mod in ("sklearn", "lightgbm", "xgboost"):
         try:
             out[mod] = __import__(mod).__version__
@@ -89,23 +94,6 @@ def _jsonable(x):
     return x
 
 
-def as_matrix(X, n_features: int | None, name: str = "X") -> np.ndarray:
-    """Training / batch input as a C-contiguous float64 (n, F) array (NaN allowed, inf refused? no:
-    +-inf are valid split inputs); FeatureFrame and DataFrame-like objects are unwrapped."""
-    if X is None:
-        raise InvalidInputError(f"{name} must be a 2-D array of numbers, got None")
-    X = getattr(X, "values", X)
-    try:
-        arr = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{name} must be an array of numbers: {exc}") from None
-    if arr.ndim != 2:
-        raise InvalidInputError(f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}")
-    if n_features is not None and arr.shape[1] != n_features:
-        raise InvalidInputError(f"{name} has {arr.shape[1]} features, the model reads {n_features}")
-    return arr
-
-
 class CompiledModel:
     """Base of the ofi models: a compiled predictor (``_c``) plus a model card.
 
@@ -114,6 +102,9 @@ class CompiledModel:
     over ``n_threads``)."""
 
     kind = "base"
+    # What a model file holds for this kind: array name -> dtype, and the arrays that may be absent.
+    _FILE_ARRAYS: ClassVar[Mapping[str, Any]] = {}
+    _FILE_OPTIONAL: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self):
         self._c = None
@@ -206,15 +197,33 @@ class CompiledModel:
         self._names_ok = names
 
     # ---- files
+    # A model writes its own arrays through ofi.models._format, which sits below this module; the
+    # kinds give their arrays (_file_parts) and rebuild from them (_from_file), and ofi.models.io,
+    # the top of the package, maps a file's kind back to its class. So base never imports io.
     def save(self, path) -> None:
         """Write ``path`` (JSON with the model card) and its ``.npz`` arrays; see docs/models.md."""
-        from ofi.models.io import save_model
-        save_model(self, path)
+        self._write(path)
+
+    def _write(self, path) -> Path:
+        if not self.is_fitted:
+            raise InvalidInputError("save_model needs a trained ofi model")
+        arrays, meta = self._file_parts()
+        return write_model_file(path, kind=self.kind, card=self.card.to_dict(), meta=meta, arrays=arrays,
+                                dtypes=self._FILE_ARRAYS)
+
+    def _file_parts(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The arrays and the JSON-able metadata a model file holds for this model."""
+        raise InvalidInputError(f"cannot save a model of kind {self.kind!r}")
+
+    @classmethod
+    def _from_file(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], card: ModelCard) -> "CompiledModel":
+        """A trained model rebuilt from what :meth:`_file_parts` gave (checked by the compiled
+        constructors; raises InvalidInputError, KeyError, TypeError or ValueError)."""
+        raise NotImplementedError(f"{cls.__name__} cannot be read from a model file")
 
 
 def _threads(n) -> int:
     if n is None:
-        import os
         return max(1, os.cpu_count() or 1)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise InvalidInputError(f"n_threads must be an integer >= 1 or None, got {n!r}")

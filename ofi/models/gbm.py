@@ -9,41 +9,11 @@ from typing import Any
 import numpy as np
 
 from ofi.errors import InvalidInputError
-from ofi.validation import MAX_CLASSES
 from ofi.models._forest import ForestArrays, from_lightgbm, from_sklearn_hgb, from_xgboost
-from ofi.models.base import CompiledModel, ModelCard, as_matrix
+from ofi.models._inputs import as_matrix, card_inputs, class_labels
+from ofi.models.base import CompiledModel, ModelCard
 
 __all__ = ["GradientBoostingModel"]
-
-
-def _labels(y, n: int) -> tuple[np.ndarray, np.ndarray]:
-    if y is None:
-        raise InvalidInputError("y must be an array of class labels, got None")
-    y = np.asarray(getattr(y, "y", y))
-    if y.ndim != 1 or len(y) != n:
-        raise InvalidInputError(f"y must be 1-D with {n} labels (one per row of X), got shape {y.shape}")
-    if y.dtype.kind == "f" and np.isnan(y).any():
-        raise InvalidInputError("y contains NaN: drop the rows whose label is not defined (LabelSet.valid)")
-    classes = np.unique(y)
-    if len(classes) < 2:
-        raise InvalidInputError(f"y must contain at least 2 classes, got {classes.tolist()}")
-    if len(classes) > MAX_CLASSES:
-        raise InvalidInputError(f"at most {MAX_CLASSES} classes are supported, got {len(classes)}")
-    return y, classes
-
-
-def _card_inputs(X, feature_names, n_features):
-    names = feature_names if feature_names is not None else getattr(X, "names", None)
-    if names is None:
-        names = [f"f{i}" for i in range(n_features)]
-    names = [str(s) for s in names]
-    if len(names) != n_features or len(set(names)) != n_features:
-        raise InvalidInputError(f"feature_names must be {n_features} distinct names, got {len(names)}")
-    period = {}
-    ts = getattr(X, "ts_ns", None)
-    if ts is not None and len(ts):
-        period = {"start_ns": int(np.min(ts)), "end_ns": int(np.max(ts)), "n_samples": int(len(ts))}
-    return names, period
 
 
 class GradientBoostingModel(CompiledModel):
@@ -72,6 +42,9 @@ class GradientBoostingModel(CompiledModel):
     """
 
     kind = "gradient_boosting"
+    _FILE_ARRAYS = {"thr": np.float64, "feat": np.int32, "nan_right": np.int32, "leaves": np.float64,
+                    "tree_out": np.int32, "base": np.float64, "gain": np.float64}
+    _FILE_OPTIONAL = frozenset({"gain"})
 
     def __init__(self, learning_rate: float = 0.1, *, n_trees: int = 100, max_depth: int | None = 6,
                  max_leaf_nodes: int | None = 31, min_samples_leaf: int = 20, l2_regularization: float = 0.0,
@@ -119,8 +92,8 @@ class GradientBoostingModel(CompiledModel):
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         arr = as_matrix(X, None)
-        y, classes = _labels(y, arr.shape[0])
-        names, period = _card_inputs(X, feature_names, arr.shape[1])
+        y, classes = class_labels(y, arr.shape[0])
+        names, period = card_inputs(X, feature_names, arr.shape[1])
         n_trees = self.n_trees
         if isinstance(n_trees, bool) or not isinstance(n_trees, numbers.Integral) or n_trees < 1:
             raise InvalidInputError(f"n_trees must be an integer >= 1, got {n_trees!r}")
@@ -165,6 +138,17 @@ class GradientBoostingModel(CompiledModel):
         self.classes_ = np.asarray(card.classes)
         self._names_ok = None
         self._k = c.n_classes
+
+    # ---- model files
+    def _file_parts(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        return self._forest.arrays(), self._forest.meta()
+
+    @classmethod
+    def _from_file(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], card: ModelCard
+                   ) -> "GradientBoostingModel":
+        model = cls()
+        model._set_forest(ForestArrays.from_parts(arrays, meta), card)
+        return model
 
     # ---- importers
     @classmethod

@@ -9,8 +9,8 @@ import numpy as np
 
 from ofi._core.linear import Linear
 from ofi.errors import InvalidInputError
-from ofi.models.base import CompiledModel, ModelCard, as_matrix
-from ofi.models.gbm import _card_inputs, _labels
+from ofi.models._inputs import as_matrix, card_inputs, class_labels
+from ofi.models.base import CompiledModel, ModelCard
 
 __all__ = ["LogisticModel"]
 
@@ -32,6 +32,8 @@ class LogisticModel(CompiledModel):
     """
 
     kind = "logistic"
+    _FILE_ARRAYS = {"fill": np.float64, "mean": np.float64, "scale": np.float64, "coef": np.float64,
+                    "intercept": np.float64}
 
     def __init__(self, C: float = 1.0, *, max_iter: int = 1000, class_weight: Any = None, random_state: int = 0):
         super().__init__()
@@ -56,8 +58,8 @@ class LogisticModel(CompiledModel):
         from sklearn.preprocessing import StandardScaler
 
         arr = as_matrix(X, None)
-        y, classes = _labels(y, arr.shape[0])
-        names, period = _card_inputs(X, feature_names, arr.shape[1])
+        y, classes = class_labels(y, arr.shape[0])
+        names, period = card_inputs(X, feature_names, arr.shape[1])
         if np.isinf(arr).any():
             raise InvalidInputError("X contains +-inf, which a linear model cannot use")
         pipe = make_pipeline(SimpleImputer(strategy="mean", keep_empty_features=True), StandardScaler(),
@@ -90,6 +92,16 @@ class LogisticModel(CompiledModel):
         self.classes_ = np.asarray(card.classes)
         self._names_ok = None
         self._k = c.n_classes
+
+    # ---- model files
+    def _file_parts(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        return dict(self._arrays), {}
+
+    @classmethod
+    def _from_file(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], card: ModelCard) -> "LogisticModel":
+        model = cls()
+        model._set_arrays(arrays, card)
+        return model
 
     @property
     def coef_(self) -> np.ndarray:

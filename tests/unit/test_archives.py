@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from ofi import OrderBook
-import ofi.data.archives as archives
+import ofi.data.files as files
 from ofi.data.archives import (bybit_orderbook_url, bybit_trades_url, download, iter_bybit_orderbook,
                                iter_bybit_trades, iter_tardis_book, iter_tardis_trades, load_bybit_orderbook,
                                load_bybit_trades, load_tardis_book, load_tardis_trades, save_tape_chunks)
@@ -467,7 +467,7 @@ def test_fast_and_exact_paths_agree(tmp_path, monkeypatch):
                 *load_tardis_trades(tt, "0.5", return_ids=True), load_bybit_trades(spot, "0.1")]
 
     fast = everything()
-    monkeypatch.setattr(archives, "_FAST", False)
+    monkeypatch.setattr(files, "_FAST", False)
     slow = everything()
     for a, b in zip(fast, slow):
         assert a.dtype == b.dtype and np.array_equal(a, b)
@@ -486,7 +486,7 @@ def test_text_layout_variants(tmp_path, monkeypatch):
         p = tmp_path / f"v{i}.csv"
         p.write_bytes(text.encode())
         assert np.array_equal(load_tardis_book(p, "0.5"), ref)
-    monkeypatch.setattr(archives, "_BLOCK_BYTES", 7)
+    monkeypatch.setattr(files, "_BLOCK_BYTES", 7)
     p = tmp_path / "crlf.csv"
     p.write_bytes(crlf.encode())
     assert np.array_equal(load_tardis_book(p, "0.5", chunk_rows=4), ref)
@@ -674,3 +674,22 @@ def test_download_argument_checks(tmp_path, kwargs, match):
     with pytest.raises(InvalidInputError, match=match):
         download(dest=tmp_path / "f", **kwargs)
     assert issubclass(InvalidInputError, OfiError)
+
+
+def test_the_old_import_path_reexports_each_name_from_its_new_home():
+    import ofi.data.archives as shim
+    import ofi.data.tape as tape
+    import ofi.data.tardis as tardis
+    import ofi.venues.bybit.archives as bybit
+    homes = {**{n: bybit for n in bybit.__all__}, **{n: tardis for n in tardis.__all__},
+             "save_tape_chunks": tape}
+    assert sorted(shim.__all__) == sorted(homes)
+    for name, home in homes.items():
+        assert getattr(shim, name) is getattr(home, name), name
+
+
+def test_download_file_takes_only_http_urls(tmp_path):
+    from ofi.data.download import download_file
+    for url in ("ftp://x/y", "trades", 5, None):
+        with pytest.raises(InvalidInputError, match="url must be an http"):
+            download_file(url, tmp_path / "f")

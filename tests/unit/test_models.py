@@ -292,3 +292,54 @@ def test_a_threshold_at_the_largest_double_is_refused():
     with pytest.raises(InvalidInputError, match="largest double"):
         Forest(thr, np.zeros((1, 1), np.int32), np.zeros((1, 1), np.int32), np.zeros((1, 2)),
                np.zeros(1, np.int32), np.zeros(1), 1, 1, LINK_LOGISTIC)
+
+
+def test_deeply_nested_model_json_is_a_model_file_error(tmp_path):
+    # D4: json.loads raised RecursionError on a deeply nested document; it must be ModelFileError.
+    j = tmp_path / "m.json"
+    j.write_bytes(b"[" * 100_000)
+    with pytest.raises(ModelFileError, match="not JSON"):
+        load_model(j)
+    j.write_bytes(b'{"format":"ofi-model","card":' + b"[" * 100_000 + b"}")
+    with pytest.raises(ModelFileError, match="not JSON"):
+        load_model(j)
+
+
+def _npy_with_header(shape, descr="<f8", data=b"\0" * 8) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buf.getvalue() + data
+
+
+def _swap_member(tmp_path, gbm, member: str, payload: bytes) -> Path:
+    """Save gbm, replace one .npz member's bytes with payload and re-seal both checksums."""
+    import zipfile
+    gbm.save(tmp_path / "m")
+    j, z = tmp_path / "m.json", tmp_path / "m.npz"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(z) as src, zipfile.ZipFile(buf, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, payload if info.filename == member else src.read(info))
+    z.write_bytes(buf.getvalue())
+
+    def fix(d):
+        d["arrays"]["sha256"] = hashlib.sha256(buf.getvalue()).hexdigest()
+        body = {k: v for k, v in d.items() if k != "checksum"}
+        d["checksum"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    _rewrite(j, fix)
+    return j
+
+
+def test_an_array_header_declaring_more_than_the_file_holds_is_refused_before_allocating(tmp_path, gbm):
+    # D4: a .npy header inside the .npz that declares 2**40 elements made numpy allocate 8 TiB
+    # (MemoryError) before reading; the declared size is now checked against the member's bytes.
+    j = _swap_member(tmp_path, gbm, "base.npy", _npy_with_header((2**40,)))
+    with pytest.raises(ModelFileError, match="base"):
+        load_model(j)
+    j = _swap_member(tmp_path, gbm, "thr.npy", _npy_with_header((2**20, 2**20)))
+    with pytest.raises(ModelFileError, match="thr"):
+        load_model(j)
+    # a member that is not an .npy array at all
+    j = _swap_member(tmp_path, gbm, "base.npy", b"not an array")
+    with pytest.raises(ModelFileError, match="base"):
+        load_model(j)

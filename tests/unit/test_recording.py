@@ -346,3 +346,12 @@ def test_reader_arguments_are_validated(tmp_path):
     empty.write_bytes(b"")  # killed right after creating the file
     frames, reader, warned = read_all(empty)
     assert frames == [] and reader.truncated[0].frames == 0 and len(warned) == 1
+
+
+def test_deeply_nested_json_line_is_invalid_input_not_a_recursion_error(tmp_path):
+    # D4: json.loads raised RecursionError on a line of deeply nested JSON; it must be the
+    # reader's InvalidInputError naming the file and the line, like any other corrupt line.
+    p = tmp_path / "BTCUSDT_2023-11-14T22.jsonl.gz"
+    p.write_bytes(gzip.compress(b'{"ts_local":1,"raw":"a"}\n' + b"[" * 100_000 + b"\n"))
+    with pytest.raises(InvalidInputError, match=r"BTCUSDT_2023-11-14T22\.jsonl\.gz, line 2"):
+        list(read_recording(p))
