@@ -44,7 +44,7 @@ from types import TracebackType
 from typing import NamedTuple
 
 from ofi.errors import InvalidInputError, OfiWarning
-from ofi.validation import json_loads
+from ofi.validation import is_symbol, json_loads
 
 __all__ = [
     "FORMAT_NAME",
@@ -63,7 +63,6 @@ FORMAT_VERSION = 1
 CONTROL_SYMBOL = "_control"  # frames without a topic (pongs, subscribe replies) when symbol=None
 
 _NS_PER_HOUR = 3_600_000_000_000
-_SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _FILE_RE = re.compile(r"^(?P<symbol>.+)_(?P<hour>\d{4}-\d\d-\d\dT\d\d)(?:\.(?P<part>\d+))?\.jsonl\.gz$")
 _TOPIC_KEY = '"topic":"'
 _READ_CHUNK = 1 << 16
@@ -145,7 +144,7 @@ def _symbol_of(text: str) -> str:
     if j < 0:
         return CONTROL_SYMBOL
     sym = text[i:j].rsplit(".", 1)[-1]
-    return sym if _SYMBOL_RE.match(sym) else CONTROL_SYMBOL
+    return sym if is_symbol(sym) else CONTROL_SYMBOL
 
 
 class _OpenFile:
@@ -203,7 +202,7 @@ class RecordingWriter:
     ) -> None:
         if not isinstance(directory, (str, os.PathLike)):
             raise InvalidInputError(f"directory must be a path, got {directory!r}")
-        if symbol is not None and (not isinstance(symbol, str) or not _SYMBOL_RE.match(symbol)):
+        if symbol is not None and not is_symbol(symbol):
             raise InvalidInputError(
                 f"symbol must be None or letters, digits, '-' and '_' (a path component), got {symbol!r}"
             )

@@ -39,6 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ofi.errors import InvalidInputError
+from ofi.validation import is_symbol
 from ofi.spec import InstrumentSpec, parse_step
 
 __all__ = ["SimFrame", "SimulatedMarket", "PUSH_INTERVAL_MS"]
@@ -46,7 +47,6 @@ __all__ = ["SimFrame", "SimulatedMarket", "PUSH_INTERVAL_MS"]
 #: Push interval in ms of the linear ``orderbook.{depth}`` stream per depth (bybit-v5.md section 6.1).
 PUSH_INTERVAL_MS: dict[int, int] = {1: 10, 50: 20, 200: 100, 1000: 200}
 
-_SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _MS_PER_YEAR = 365.0 * 24.0 * 3600.0 * 1000.0
 _NS_PER_MS = 1_000_000
 _LEVEL1_REPEAT_MS = 3000  # level 1 re-sends an unchanged snapshot after 3 s, same u
@@ -261,7 +261,7 @@ class SimulatedMarket:
         latency_ms: float = 3.0,
         price_scale: int | None = None,
     ) -> None:
-        if not isinstance(symbol, str) or not _SYMBOL_RE.match(symbol):
+        if not is_symbol(symbol):
             raise InvalidInputError(
                 f"symbol must be a non-empty string of letters, digits, '-' or '_', got {symbol!r}"
             )
