@@ -1,4 +1,4 @@
-"""Tests of ofi.api.rest.BybitClient against the local fake Bybit REST server (loopback only).
+"""Tests of ofi.venues.bybit.rest.BybitClient against the local fake Bybit REST server (loopback only).
 
 Every test starts its own fake (ephemeral port), uses tiny backoff settings and bounded waits;
 the whole file runs in a few seconds.
@@ -21,7 +21,7 @@ pytest.importorskip("ofi._core.book", reason="the compiled core is not built (py
 
 from ofi import OrderBook, Trade  # noqa: E402
 from ofi.api import BybitClient  # noqa: E402
-from ofi.api.rest import (  # noqa: E402
+from ofi.venues.bybit.rest import (  # noqa: E402
     DEMO_URL,
     MAINNET_URL,
     TESTNET_URL,
@@ -576,3 +576,19 @@ def test_client_side_ip_window(fake):
     for _ in range(7):
         c.get_server_time()
     assert time.monotonic() - t0 >= 0.35 and fake.count(TIME) == 7  # 3 + 3 + 1 over three windows
+
+
+def test_the_old_import_paths_name_the_same_objects():
+    # ofi.api.rest and ofi.api.signing are re-export shims of ofi.venues.bybit.rest / .signing
+    import ofi.api
+    import ofi.api.rest
+    import ofi.api.signing
+    import ofi.venues.bybit
+    import ofi.venues.bybit.rest
+    import ofi.venues.bybit.signing
+
+    for old, new in ((ofi.api.rest, ofi.venues.bybit.rest), (ofi.api.signing, ofi.venues.bybit.signing)):
+        assert old.__all__ and set(old.__all__) <= set(new.__all__)
+        for name in old.__all__:
+            assert getattr(old, name) is getattr(new, name), name
+    assert ofi.api.BybitClient is ofi.venues.bybit.BybitClient is ofi.venues.bybit.rest.BybitClient

@@ -1,17 +1,18 @@
-"""Contract tests of the Bybit V5 REST client (ofi.api.rest) and its request signing (ofi.api.signing).
+"""Contract tests of the Bybit V5 REST client (ofi.venues.bybit.rest) and its request signing
+(ofi.venues.bybit.signing).
 
-Each test pins one row of the error table at the top of ``ofi/api/rest.py`` or one option of
-:class:`BybitClient`, against the local fake Bybit server (``tests/fakes/http_server.py``,
+Each test pins one row of the error table at the top of ``ofi/venues/bybit/rest/transport.py`` or
+one option of :class:`BybitClient`, against the local fake Bybit server (``tests/fakes/http_server.py``,
 loopback only, one ephemeral port per test). Expected values are written by hand (signatures
 with ``hmac``/``hashlib`` here, independently of the code under test); retry counts are the
 number of requests the fake server saw.
 
-Waits are never real: the ``vt`` fixture replaces the ``time`` module *inside ofi.api.rest* with
+Waits are never real: the ``vt`` fixture replaces the ``time`` module *inside the transport* with
 a virtual clock whose ``sleep`` records the requested wait and moves the clock forward. The only
 real waits are the sub-second read timeouts of the timeout tests.
 
 The IP-ban / IP-window state of a host is shared by every client of the process
-(``ofi.api.rest._guard_for``): each fake has its own port (so its own host key), and the
+(``ofi.venues.bybit.rest.transport._guard_for``): each fake has its own port (so its own host key), and the
 fixtures drop that host's state when the test ends, so that a later server reusing the port
 starts clean.
 """
@@ -32,10 +33,9 @@ import requests
 
 pytest.importorskip("ofi._core.book", reason="the compiled core is not built (python setup.py build_ext --inplace)")
 
-import ofi.api.rest as rest  # noqa: E402
 from ofi.api import BybitClient  # noqa: E402
-from ofi.api.rest import RateLimitStatus  # noqa: E402
-from ofi.api.signing import Credentials, Secret, json_body, query_string, sign  # noqa: E402
+from ofi.venues.bybit.rest import RateLimitStatus, transport  # noqa: E402
+from ofi.venues.bybit.signing import Credentials, Secret, json_body, query_string, sign  # noqa: E402
 from ofi.errors import (  # noqa: E402
     AuthenticationError,
     ExchangeError,
@@ -67,8 +67,8 @@ TIME_OK = ('{"retCode":0,"retMsg":"OK","result":{"timeSecond":"1700000000","time
 # --------------------------------------------------------------------------- fixtures and helpers
 def _forget_host(netloc: str) -> None:
     """Drop the process-wide ban / IP-window state of one host (test isolation)."""
-    with rest._GUARDS_LOCK:
-        rest._GUARDS.pop(netloc.lower(), None)
+    with transport._GUARDS_LOCK:
+        transport._GUARDS.pop(netloc.lower(), None)
 
 
 def _netloc(url: str) -> str:
@@ -107,7 +107,7 @@ def other_fake():
 
 
 class VirtualTime:
-    """Stands in for the ``time`` module inside ofi.api.rest.
+    """Stands in for the ``time`` module inside ofi.venues.bybit.rest.transport.
 
     ``sleep`` records the wait and moves the wall and monotonic clocks forward by it instead of
     blocking; the fake servers given to :meth:`follow` see the same wall clock (their
@@ -156,7 +156,7 @@ def vt(monkeypatch, request):
     for name in ("fake", "other_fake", "fk"):
         if name in request.fixturenames:
             v.follow(request.getfixturevalue(name))
-    monkeypatch.setattr(rest, "time", v)
+    monkeypatch.setattr(transport, "time", v)
     return v
 
 
@@ -1015,7 +1015,7 @@ import re  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from ofi.api.rest import (  # noqa: E402
+from ofi.venues.bybit.rest import (  # noqa: E402
     DEMO_URL,
     MAINNET_URL,
     TESTNET_URL,
@@ -1365,7 +1365,7 @@ T0 = 1_700_000_000_123_456_789  # ns; every time_ns() call of the client moves 4
 
 
 class StepClock:
-    """``time`` inside ofi.api.rest with a scripted ``time_ns``: T0, T0 + 4 ms, T0 + 8 ms, ...
+    """``time`` inside the transport with a scripted ``time_ns``: T0, T0 + 4 ms, T0 + 8 ms, ...
 
     A plain GET reads it twice (sent, received); a signed request three times (timestamp first).
     """
@@ -1383,7 +1383,7 @@ class StepClock:
 
 
 def test_server_time_offset_and_rtt_are_exact(fk, monkeypatch):
-    monkeypatch.setattr(rest, "time", StepClock())
+    monkeypatch.setattr(transport, "time", StepClock())
     c = client_for(fk)
     # sent at T0, received at T0 + 4 ms: the midpoint is T0 + 2 ms; the server says T0 + 9 ms
     fk.respond(200, ok({"timeSecond": "1", "timeNano": str(T0 + 9_000_000)}, time_ms=2), path=TIME)
@@ -1391,14 +1391,14 @@ def test_server_time_offset_and_rtt_are_exact(fk, monkeypatch):
     assert type(st) is ServerTime and (st.time_ns, st.offset_ms, st.rtt_ms) == (T0 + 9_000_000, 7.0, 4.0)
     # no timeNano (or an empty one): timeSecond; the envelope's time is not used then
     for result in ({"timeSecond": "1700000000"}, {"timeSecond": "1700000000", "timeNano": ""}):
-        sent_at = rest.time.next_ns
+        sent_at = transport.time.next_ns
         fk.respond(200, ok(result, time_ms=1_700_000_000_777), path=TIME)
         st = c.get_server_time()
         assert (st.time_ns, st.rtt_ms) == (1_700_000_000_000_000_000, 4.0)
         assert st.offset_ms == (1_700_000_000_000_000_000 - (sent_at + 2_000_000)) / 1e6
     # neither: the envelope's "time" (ms)
     for result in ({}, None, [], {"timeSecond": ""}):
-        sent_at = rest.time.next_ns
+        sent_at = transport.time.next_ns
         fk.respond(200, ok(result, time_ms=1_700_000_000_777), path=TIME)
         st = c.get_server_time()
         assert st.time_ns == 1_700_000_000_777_000_000
@@ -1410,7 +1410,7 @@ def test_server_time_offset_and_rtt_are_exact(fk, monkeypatch):
 
 
 def test_sync_time_sets_the_offset_used_by_signed_timestamps(fk, monkeypatch):
-    monkeypatch.setattr(rest, "time", StepClock())
+    monkeypatch.setattr(transport, "time", StepClock())
     c = client_for(fk)
     assert c.clock_offset_ms == 0
     fk.respond(200, ok({"timeNano": str(T0 + 9_000_000)}), path=TIME)  # 7 ms ahead of the midpoint
@@ -1419,7 +1419,7 @@ def test_sync_time_sets_the_offset_used_by_signed_timestamps(fk, monkeypatch):
     assert c.clock_offset_ms == 7.0
     assert sent(fk, WALLET)[0].headers["X-BAPI-TIMESTAMP"] == str((T0 + 8_000_000 + 7_000_000) // 1_000_000)
     # sync_time itself returns the offset it measured, and a later one replaces it
-    fk.respond(200, ok({"timeNano": str(rest.time.next_ns + 2_000_000 - 3_500_000)}), path=TIME)
+    fk.respond(200, ok({"timeNano": str(transport.time.next_ns + 2_000_000 - 3_500_000)}), path=TIME)
     assert c.sync_time() == -3.5 and c.clock_offset_ms == -3.5
 
 
@@ -2125,7 +2125,7 @@ def test_a_reset_in_the_past_or_a_bad_retry_after_falls_back_to_the_backoff(fk, 
 
 def test_backoff_doubles_up_to_its_cap_with_jitter(fk, vt):
     c = default_client(fk, max_retries=6)  # backoff 0.5 s doubling, capped at 8 s, times U(0.5, 1)
-    c._rng = random.Random(7)
+    c._transport._rng = random.Random(7)
     fk.fail_http(503, path=TIME, times=None)
     with pytest.raises(ExchangeError, match=r"\(gave up after 7 attempts\)$"):
         c.get_server_time()
@@ -2160,8 +2160,8 @@ def test_request_headers_on_the_wire(fk):
 
 def test_default_ip_window_is_600_requests_per_5_s(fk, vt):
     c = default_client(fk)
-    guard = rest._guard_for(_netloc(fk.url))
-    now = rest.time.monotonic()
+    guard = transport._guard_for(_netloc(fk.url))
+    now = transport.time.monotonic()
     guard.sent.extend([now] * 599)  # as if 599 requests had just been sent
     c.get_server_time()  # the 600th: at once
     assert vt.sleeps == []
@@ -2172,8 +2172,8 @@ def test_default_ip_window_is_600_requests_per_5_s(fk, vt):
 def test_host_guard_window_ban_and_bounds(monkeypatch):
     clock = FrozenClock()
     clock.mono = 100.0
-    monkeypatch.setattr(rest, "time", clock)
-    g = rest._HostGuard()
+    monkeypatch.setattr(transport, "time", clock)
+    g = transport._HostGuard()
     assert [g.acquire(2, 10.0) for _ in range(3)] == [0.0, 0.0, 10.0]  # the third waits for the first
     clock.mono = 110.0  # the two sent at 100 leave the window exactly now, and are forgotten
     assert g.acquire(2, 10.0) == 0.0 and list(g.sent) == [110.0, 110.0]
@@ -2191,15 +2191,15 @@ def test_host_guard_window_ban_and_bounds(monkeypatch):
     assert g.ban_remaining() == 0.0
     clock.mono = 200.0
     assert g.ban_remaining() == 0.0  # never negative
-    big = rest._HostGuard()
+    big = transport._HostGuard()
     for _ in range(100_001):
         big.acquire(1_000_000, 1e9)
     assert len(big.sent) == 100_000  # the memory of the window is bounded
-    assert rest._guard_for("Host.Example:1") is rest._guard_for("Host.Example:1")
-    assert rest._guard_for("a:1") is not rest._guard_for("a:2")
-    with rest._GUARDS_LOCK:
+    assert transport._guard_for("Host.Example:1") is transport._guard_for("Host.Example:1")
+    assert transport._guard_for("a:1") is not transport._guard_for("a:2")
+    with transport._GUARDS_LOCK:
         for k in ("Host.Example:1", "a:1", "a:2"):
-            rest._GUARDS.pop(k, None)
+            transport._GUARDS.pop(k, None)
 
 
 def test_hosts_differing_in_case_share_one_ban(fk, vt):
@@ -2207,7 +2207,7 @@ def test_hosts_differing_in_case_share_one_ban(fk, vt):
     try:
         upper = BybitClient(base_url=f"http://LOCALHOST:{port}")
         lower = BybitClient(base_url=f"http://localhost:{port}")
-        rest._guard_for(f"localhost:{port}").ban(30.0, "test")
+        transport._guard_for(f"localhost:{port}").ban(30.0, "test")
         assert 29.0 < upper.ban_remaining_s <= 30.0 and 29.0 < lower.ban_remaining_s <= 30.0
         assert upper.base_url == f"http://LOCALHOST:{port}"
     finally:
@@ -2314,7 +2314,7 @@ def test_verify_path_and_timeouts_reach_every_request(fk):
 def test_the_client_closes_its_own_session_only(fk, monkeypatch):
     c = client_for(fk)
     closed = []
-    monkeypatch.setattr(c._session, "close", lambda: closed.append(1))
+    monkeypatch.setattr(c._transport._session, "close", lambda: closed.append(1))
     with c as same:
         assert same is c
     assert closed == [1]
@@ -2352,7 +2352,7 @@ NOW_MS = 1_700_000_000_000
 
 
 class FrozenClock:
-    """``time`` inside ofi.api.rest standing still (0.4 ms past ``NOW_MS``): it moves only when the client
+    """``time`` inside the transport standing still (0.4 ms past ``NOW_MS``): it moves only when the client
     sleeps (recorded) or the test calls :meth:`advance`, so every computed wait is exact."""
 
     def __init__(self) -> None:
@@ -2387,7 +2387,7 @@ class FrozenClock:
 @pytest.fixture
 def frozen(monkeypatch):
     clock = FrozenClock()
-    monkeypatch.setattr(rest, "time", clock)
+    monkeypatch.setattr(transport, "time", clock)
     return clock
 
 
@@ -2480,8 +2480,8 @@ def test_clock_resync_happens_only_after_the_interval(fk, frozen):
 def test_a_fresh_host_guard_is_not_banned_whatever_the_clock(monkeypatch):
     clock = FrozenClock()
     clock.mono = 0.0  # time.monotonic() has no defined origin: it may be near 0
-    monkeypatch.setattr(rest, "time", clock)
-    g = rest._HostGuard()
+    monkeypatch.setattr(transport, "time", clock)
+    g = transport._HostGuard()
     assert g.ban_remaining() == 0.0
     assert g.acquire(1, 5.0) == 0.0
 

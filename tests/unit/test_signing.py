@@ -1,4 +1,4 @@
-"""Tests of ofi.api.signing: the V5 HMAC signature and the secret's containment."""
+"""Tests of ofi.venues.bybit.signing: the V5 HMAC signature and the secret's containment."""
 from __future__ import annotations
 
 import copy
@@ -9,7 +9,7 @@ import pickle
 
 import pytest
 
-from ofi.api.signing import Credentials, Secret, json_body, query_string, sign, signing_payload
+from ofi.venues.bybit.signing import Credentials, Secret, json_body, query_string, sign, signing_payload
 from ofi.errors import InvalidInputError
 
 KEY = "XXXXXXXXXX"
