@@ -16,6 +16,7 @@ from ofi.api.events import BookUpdate, Subscribed, TradeEvent  # noqa: E402
 from ofi.api.stream import BybitStream, replay_recording  # noqa: E402
 from ofi.cli import build_parser, main  # noqa: E402
 from ofi.data.recording import read_recording  # noqa: E402
+from ofi.errors import InvalidInputError  # noqa: E402
 
 
 def test_parser():
@@ -97,7 +98,7 @@ def test_record_testnet_url(monkeypatch, tmp_path, capsys):
     class Fake:
         def __init__(self, symbols, **kw):
             seen.update(kw, symbols=symbols)
-            raise stream_mod.InvalidInputError("stop here")
+            raise InvalidInputError("stop here")
 
     monkeypatch.setattr(stream_mod, "BybitStream", Fake)
     assert main(["record", "BTCUSDT", "--out", str(tmp_path), "--testnet", "--category", "spot", "--depth", "1"]) == 2

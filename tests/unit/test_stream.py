@@ -32,12 +32,12 @@ from ofi.api.events import (  # noqa: E402
 from ofi.api.stream import (  # noqa: E402
     FALLBACK_TICK_SIZE,
     BybitStream,
-    _named_topics,
     replay_frames,
     stream_url,
 )
 from ofi.errors import ExchangeError, InvalidInputError  # noqa: E402
 from ofi.sim import SimulatedMarket  # noqa: E402
+from ofi.venues.bybit.topics import named_topics as _named_topics  # noqa: E402
 
 FAST = dict(ping_interval_s=0.2, pong_timeout_s=0.3, reconnect_delay_s=0.02, reconnect_delay_max_s=0.1,
             resync_delay_s=0.0, resync_delay_max_s=0.05, connect_timeout_s=2.0)
@@ -103,6 +103,20 @@ def test_bad_arguments(kwargs, match):
     symbols = kwargs.pop("symbols")
     with pytest.raises(InvalidInputError, match=match):
         BybitStream(symbols, **kwargs)
+
+
+def test_record_to_opens_the_class_recorder(tmp_path):
+    from ofi.data.recording import RecordingWriter
+    from ofi.venues.bybit.stream import BybitStream as VenueStream
+
+    assert BybitStream is VenueStream and BybitStream.recorder is RecordingWriter   # the old path re-exports
+    assert BybitStream("BTCUSDT", record_to=tmp_path)._cfg["recorder"] is RecordingWriter
+
+    class NoRecorder(VenueStream):
+        recorder = None
+
+    with pytest.raises(InvalidInputError, match="record_to needs a recorder"):
+        NoRecorder("BTCUSDT", record_to=tmp_path)
 
 
 def test_start_after_close_and_idempotent_close():
@@ -297,7 +311,7 @@ def test_trade_reserve_overflow_is_counted_and_reported():
 def test_reply_shapes():
     s = _offline()
     sess = s._session
-    from ofi.api.stream import _Pending
+    from ofi.venues.bybit.stream.transport import _Pending
 
     sess._pending = {"r1": _Pending("subscribe", ("orderbook.50.BTCUSDT", "publicTrade.BTCUSDT"), 0.0),
                      "r2": _Pending("subscribe", ("orderbook.50.BTCUSDT",), 0.0),
