@@ -337,6 +337,19 @@ def test_reply_shapes():
     s.close()
 
 
+@pytest.mark.parametrize("topics", ["5", "true", '{"a":1}', '"orderbook.1.X"'])
+def test_a_command_reply_with_malformed_topic_lists_is_not_a_crash(topics):
+    # successTopics / failTopics that are not lists (a number raised TypeError in the socket thread,
+    # which forced a reconnect; a string was read character by character): no topic is settled.
+    s = _offline()
+    sess = s._session
+    reply = '{"success":true,"data":{"failTopics":%s,"successTopics":%s},"type":"COMMAND_RESP"}' % (topics, topics)
+    assert sess._on_control(reply, 1)
+    assert [type(e).__name__ for e in drain(s, 0.1)] == []
+    assert s.rejected_topics == set()
+    s.close()
+
+
 # ------------------------------------------------------------------------------ loopback sessions
 @pytest.fixture
 def server():

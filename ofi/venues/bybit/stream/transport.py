@@ -393,8 +393,8 @@ class _Session(_QueuePolicy):
             data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
             if op == "unsubscribe" or (pend is not None and pend.op == "unsubscribe"):
                 return
-            ok = tuple(str(t) for t in data.get("successTopics") or ())
-            fail = tuple(str(t) for t in data.get("failTopics") or ())
+            ok = _topic_list(data.get("successTopics"))
+            fail = _topic_list(data.get("failTopics"))
             if pend is None:  # these replies carry no req_id: settle the requests by their topics
                 answered = set(ok) | set(fail)
                 for k in [k for k, p in self._pending.items() if p.op == "subscribe" and answered & set(p.topics)]:
@@ -536,6 +536,13 @@ class _Session(_QueuePolicy):
 
     def _now_ns(self) -> int:
         return time.time_ns()
+
+
+def _topic_list(value: Any) -> tuple[str, ...]:
+    """A reply's list of topics; anything but a list of strings (a number, a string) names none."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(t for t in value if isinstance(t, str))
 
 
 def _close_reason(frame: Any) -> str:
