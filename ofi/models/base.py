@@ -113,6 +113,14 @@ class CompiledModel:
         self._names_ok = None          # the last FeatureVector.names object checked
         self._k = 0                    # columns of predict_proba
 
+    def _bind(self, compiled, card: ModelCard) -> None:
+        """Make ``compiled`` (a Forest or Linear with ``n_classes``) and ``card`` this model's state."""
+        self._c = compiled
+        self.card = card
+        self.classes_ = np.asarray(card.classes)
+        self._names_ok = None
+        self._k = compiled.n_classes
+
     # ---- state
     @property
     def is_fitted(self) -> bool:

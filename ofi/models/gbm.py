@@ -133,11 +133,7 @@ class GradientBoostingModel(CompiledModel):
         if len(card.feature_names) != c.n_features:
             raise InvalidInputError(f"{len(card.feature_names)} feature names for a model reading {c.n_features}")
         self._forest = forest
-        self._c = c
-        self.card = card
-        self.classes_ = np.asarray(card.classes)
-        self._names_ok = None
-        self._k = c.n_classes
+        self._bind(c, card)
 
     # ---- model files
     def _file_parts(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -87,11 +87,7 @@ class LogisticModel(CompiledModel):
         if len(card.classes) != c.n_classes or len(card.feature_names) != c.n_features:
             raise InvalidInputError("model card does not match the coefficients")
         self._arrays = arrays
-        self._c = c
-        self.card = card
-        self.classes_ = np.asarray(card.classes)
-        self._names_ok = None
-        self._k = c.n_classes
+        self._bind(c, card)
 
     # ---- model files
     def _file_parts(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
