@@ -2,24 +2,30 @@
 
 ``EventLoop`` merges the three clocks of a backtest exactly as the engine's docstring describes:
 exchange events at their exchange time (never before they were received), due entries of the
-engine's heap (order arrivals, cancels, fill notifications), and deliveries to the strategy at
-their receive time plus the feed latency. It applies book messages to both books, records the
-exchange mid (for markouts) and the equity rows, and hands everything else to the Python engine:
-heap entries, resting-order and risk checks, and the strategy's callbacks. The built-in
+host's queue (order arrivals, cancels, fill notices), and deliveries to the strategy at their
+receive time plus the feed latency. It applies book messages to both books, records the exchange
+mid (for markouts) and the equity rows, and calls the strategy's callbacks. The built-in
 ``ModelStrategy`` in compiled mode is called through its C entry points (``strategy.pxd``), so a
 book message that leads to no order never leaves C.
 
-Loop state (indexes, clocks) lives here; the engine reads and writes it through the public
-attributes. The engine's lists and dicts (heap, resting orders, open orders, fills, taken
-liquidity) are shared by reference and must only be changed in place.
+What the loop needs from the rest of the backtest is a :class:`LoopHost`: the exchange
+simulator's orders and the account. The loop reads the host's typed fields (C reads, no Python)
+and calls its four methods only when there is work: ``pop_due()`` when the earliest queued entry
+is due, ``check_resting()`` / ``trade_against_resting()`` when a book message or a trade reaches
+the exchange while orders rest, ``check_risk()`` after each exchange event when the host has risk
+limits. The host keeps its fields current whenever its state changes; nothing else is shared.
+
+The loop's own state is its clocks and event indexes (public attributes: the host advances
+``now_x`` when an order or cancel reaches the exchange and ``now_s`` when a fill notice reaches
+the strategy, and rebases ``xi`` / ``si`` when it drops delivered events), ``exchange_books``
+(book messages given to the exchange so far, for liquidity that lasts until the next one) and
+the recordings, returned as arrays. The core knows nothing of ``ofi.backtest``: the equity row
+layout, :data:`EQUITY_DTYPE`, is defined here and re-exported by ``ofi.backtest.result``.
 """
 cimport cython
-from cpython.list cimport PyList_GET_SIZE
-from cpython.dict cimport PyDict_Size
 from cpython.exc cimport PyErr_CheckSignals
 from libc.stdint cimport int64_t, int8_t
 from libc.stdlib cimport realloc, free
-from libc.string cimport memcpy
 from libc.math cimport NAN
 
 import numpy as np
@@ -27,21 +33,34 @@ cimport numpy as cnp
 
 from ofi._core.book cimport OrderBook, LevelSrc, MsgMeta, tape_message, book_quoted, ST_NOMEM
 from ofi._core.decode cimport TapeRow, KIND_BOOK, Trade
+from ofi._core.decode import TAPE_DTYPE
 from ofi._core.strategy cimport strategy_step_book, strategy_step_trade, strategy_n_books
 from ofi._core.strategy import StrategyKernel
 from ofi.errors import InvalidInputError
 
 cnp.import_array()
 
-ctypedef struct EqRow:
+ctypedef struct EquityRow:      # one row of EQUITY_DTYPE
     int64_t ts_ns
     double equity
     double cash
     double position
     double mid
+
+ctypedef struct EqRow:
+    EquityRow row
     int64_t n_fills             # fills made when the row was recorded
 
-DEF EQ_BYTES = 40                # ofi.backtest.result.EQUITY_DTYPE's fields: the start of an EqRow
+#: One equity row: the exchange account marked to the exchange mid, ``equity = cash + position *
+#: mid`` (quote currency; NaN mid without a ready book), ``position`` in signed base units.
+EQUITY_DTYPE = np.dtype([
+    ("ts_ns", np.int64),
+    ("equity", np.float64),
+    ("cash", np.float64),
+    ("position", np.float64),
+    ("mid", np.float64),
+])
+assert EQUITY_DTYPE.itemsize == sizeof(EquityRow), "EQUITY_DTYPE does not match the C EquityRow layout"
 
 ctypedef struct MidRow:
     int64_t ts_ns
@@ -63,16 +82,67 @@ cdef inline double book_mid(OrderBook b) noexcept:
     return b._mid() if book_quoted(b) else NAN
 
 
+cdef class LoopHost:
+    """What the event loop needs from the rest of a backtest: the exchange simulator's orders and
+    the account. Subclass it and override the four methods; keep the fields current.
+
+    The loop reads the fields in C on every event, so the host must update them as soon as its
+    state changes (an entry queued or popped, an order resting or leaving the book, a fill, a
+    fill notice). It calls the methods only when they have work to do.
+
+    Attributes
+    ----------
+    has_due : bool
+        The host's queue holds an entry (an order arrival, a cancel, a fill notice).
+    next_due_ns : int
+        int64 ns: when the earliest entry is due (meaningful when ``has_due``).
+    has_resting : bool
+        Limit orders rest on the exchange book.
+    has_open : bool
+        Orders are pending or resting (what a compiled strategy waits on before its next order).
+    risk_limits : bool
+        Call :meth:`check_risk` after every exchange event (set once, before the run).
+    cash, position : float
+        The exchange's account (quote currency; signed base units): what equity rows record.
+    cash_seen, position_seen : float
+        The account as the strategy knows it, from the fill notices it has been given.
+    n_fills : int
+        int64: fills made so far (recorded with each equity row).
+    """
+    cdef public bint has_due
+    cdef public int64_t next_due_ns
+    cdef public bint has_resting
+    cdef public bint has_open
+    cdef public bint risk_limits
+    cdef public double cash
+    cdef public double position
+    cdef public double cash_seen
+    cdef public double position_seen
+    cdef public int64_t n_fills
+
+    def pop_due(self):
+        """Take the earliest entry off the queue and carry it out (the loop calls this when it is
+        due: ``next_due_ns`` no later than the next exchange event and the next delivery)."""
+        raise NotImplementedError
+
+    def check_resting(self):
+        """The exchange book changed (it is ready): fill resting orders it crosses, advance queues."""
+        raise NotImplementedError
+
+    def trade_against_resting(self, int64_t price_ticks, double size, int aggressor):
+        """A trade reached the exchange: ``size`` at ``price_ticks``, ``aggressor`` +1 buy / -1 sell."""
+        raise NotImplementedError
+
+    def check_risk(self):
+        """After an exchange event, with ``risk_limits``: enforce the host's risk limits."""
+        raise NotImplementedError
+
+
 @cython.final
 cdef class EventLoop:
-    cdef object eng
+    cdef LoopHost host
     cdef OrderBook xbook
     cdef OrderBook sbook
-    cdef list heap
-    cdef list resting
-    cdef list fills
-    cdef dict taken
-    cdef dict open_
     # the strategy
     cdef object ctx
     cdef object on_book
@@ -81,7 +151,6 @@ cdef class EventLoop:
     cdef object kernel
     cdef int64_t kernel_every
     cdef bint wants_trades
-    cdef bint risk_limits
     cdef str symbol
     # events: tape rows where they start, their exchange and receive times, their kinds
     cdef cnp.ndarray tape
@@ -95,14 +164,15 @@ cdef class EventLoop:
     cdef const int64_t* tx
     cdef const int64_t* tl
     cdef const int8_t* kind
-    cdef public Py_ssize_t n
+    cdef readonly Py_ssize_t n
     cdef public Py_ssize_t xi           # next event for the exchange
     cdef public Py_ssize_t si           # next event for the strategy
     cdef public int64_t now_x           # exchange clock
     cdef public int64_t now_s           # strategy clock
-    cdef public bint has_sdue
-    cdef public int64_t sdue            # when event si reaches the strategy (drawn once)
-    cdef public int64_t n_delivered
+    cdef readonly int64_t exchange_books    # book messages given to the exchange book so far
+    cdef bint has_sdue
+    cdef int64_t sdue                   # when event si reaches the strategy (drawn once)
+    cdef int64_t n_delivered
     cdef int64_t every
     # feed latency: a constant, or the Latency's draw(rng)
     cdef bint feed_const
@@ -117,17 +187,11 @@ cdef class EventLoop:
     cdef Py_ssize_t mid_n
     cdef Py_ssize_t mid_cap
 
-    def __cinit__(self, eng, OrderBook xbook not None, OrderBook sbook not None, list heap not None,
-                  list resting not None, list fills not None, dict taken not None, dict open_orders not None,
-                  feed_latency, rng, int64_t record_every):
-        self.eng = eng
+    def __cinit__(self, LoopHost host not None, OrderBook xbook not None, OrderBook sbook not None, feed_latency,
+                  rng, int64_t record_every):
+        self.host = host
         self.xbook = xbook
         self.sbook = sbook
-        self.heap = heap
-        self.resting = resting
-        self.fills = fills
-        self.taken = taken
-        self.open_ = open_orders
         self.rng = rng
         if feed_latency.fixed_ns is not None:
             self.feed_const = True
@@ -137,35 +201,38 @@ cdef class EventLoop:
         if record_every < 1:
             raise InvalidInputError(f"record_every must be >= 1, got {record_every}")
         self.every = record_every
-        self.tape = np.zeros(0, dtype=eng._tape.dtype)
-        self.set_events(self.tape, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
-                        np.zeros(0, np.int8))
+        self.set_events(np.zeros(0, dtype=TAPE_DTYPE), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                        np.zeros(0, np.int64), np.zeros(0, np.int8))
 
     def __dealloc__(self):
         free(self.eq)
         free(self.mids)
 
-    def bind_strategy(self, strategy, ctx, bint wants_trades, bint risk_limits, kernel=None,
+    def bind_strategy(self, ctx, on_book, on_trade, bint wants_trades, kernel=None, after_kernel=None,
                       int64_t kernel_every=1):
-        """The strategy's callbacks; with ``kernel`` (a StrategyKernel) book messages and trades
-        go to it in C and ``strategy._after_kernel(ctx, qty)`` runs only for an order or a
-        recording (every ``kernel_every`` book messages)."""
+        """The strategy's callbacks, each called with ``ctx`` first: ``on_book(ctx, book)`` and
+        ``on_trade(ctx, trade)`` (only with ``wants_trades``). With ``kernel`` (a StrategyKernel)
+        book messages and trades go to it in C instead, and ``after_kernel(ctx, qty)`` runs only
+        for an order (``qty`` != 0) or a recording (every ``kernel_every`` book messages)."""
         self.ctx = ctx
-        self.on_book = strategy.on_book
-        self.on_trade = strategy.on_trade
+        self.on_book = on_book
+        self.on_trade = on_trade
         self.wants_trades = wants_trades
-        self.risk_limits = risk_limits
         self.symbol = self.sbook.symbol
         if kernel is not None:
-            if not isinstance(kernel, StrategyKernel) or kernel_every < 1:
-                raise InvalidInputError("kernel must be a StrategyKernel and kernel_every >= 1")
-            self.after_kernel = strategy._after_kernel
+            if not isinstance(kernel, StrategyKernel) or not callable(after_kernel) or kernel_every < 1:
+                raise InvalidInputError("kernel must be a StrategyKernel, after_kernel a callable and "
+                                        "kernel_every >= 1")
+            self.after_kernel = after_kernel
         self.kernel = kernel
         self.kernel_every = kernel_every
 
     def set_events(self, cnp.ndarray tape not None, cnp.ndarray ev not None, cnp.ndarray tx not None,
                    cnp.ndarray tl not None, cnp.ndarray kind not None):
-        """The events to run (see ``BacktestEngine._append``): C-contiguous arrays of equal length."""
+        """The events to run, one entry each in C-contiguous arrays of equal length: the tape row
+        where it starts (``ev``), its exchange and receive times (``tx``, ``tl``: int64 ns, each
+        never decreasing, ``tl >= tx``) and its kind (``kind``: int8, book message or trade).
+        Replaces the events loaded before; the caller rebases ``xi`` / ``si`` if it dropped some."""
         cdef Py_ssize_t n = cnp.PyArray_DIM(ev, 0)
         if not (cnp.PyArray_IS_C_CONTIGUOUS(tape) and cnp.PyArray_NDIM(tape) == 1
                 and tape.dtype.itemsize == sizeof(TapeRow)):
@@ -188,10 +255,11 @@ cdef class EventLoop:
 
     # ---------------------------------------------------------------- the loop
     def run(self):
-        """Run every event the strategy can be given; exchange events, heap entries and deliveries
-        in time order (exchange first, then the heap, then the strategy, on equal times)."""
-        cdef int64_t sdue, t_heap = 0, t
-        cdef bint has_heap
+        """Run every event the strategy can be given; exchange events, due host entries and
+        deliveries in time order (exchange first, then the host's queue, then the strategy, on
+        equal times)."""
+        cdef int64_t sdue, t
+        cdef LoopHost host = self.host
         cdef Py_ssize_t n = self.n, steps = 0
         while self.si < n:
             steps += 1
@@ -202,17 +270,14 @@ cdef class EventLoop:
                 self.sdue = t if t > self.now_s else self.now_s
                 self.has_sdue = True
             sdue = self.sdue
-            has_heap = PyList_GET_SIZE(self.heap) > 0
-            if has_heap:
-                t_heap = self.heap[0][0]
             if self.xi < n and self.tl[self.xi] <= self.tl[self.si] and self.tx[self.xi] <= sdue \
-                    and (not has_heap or self.tx[self.xi] <= t_heap):
+                    and (not host.has_due or self.tx[self.xi] <= host.next_due_ns):
                 if self.tx[self.xi] > self.now_x:
                     self.now_x = self.tx[self.xi]
                 self._exchange(self.xi)
                 self.xi += 1
-            elif has_heap and t_heap <= sdue:
-                self.eng._pop_heap()
+            elif host.has_due and host.next_due_ns <= sdue:
+                host.pop_due()
             else:
                 if sdue > self.now_s:
                     self.now_s = sdue
@@ -245,33 +310,33 @@ cdef class EventLoop:
     cdef int _exchange(self, Py_ssize_t i) except -1:
         cdef Py_ssize_t row = self.ev[i]
         cdef const TapeRow* r
+        cdef LoopHost host = self.host
         if self.kind[i] == KIND_BOOK:
             self._apply(self.xbook, row)
-            if PyDict_Size(self.taken):
-                self.taken.clear()
+            self.exchange_books += 1
             if self.xbook._has_snapshot and not self.xbook._stale:
                 self._mid_row(self.now_x, book_mid(self.xbook))
-                if PyList_GET_SIZE(self.resting):
-                    self.eng._check_resting_against_book()
-        elif PyList_GET_SIZE(self.resting):
+                if host.has_resting:
+                    host.check_resting()
+        elif host.has_resting:
             r = &self.rows[row]
-            self.eng._trade_against_resting(r.price_ticks, r.size, r.side)
-        if self.risk_limits:
-            self.eng._risk_check()
+            host.trade_against_resting(r.price_ticks, r.size, r.side)
+        if host.risk_limits:
+            host.check_risk()
         return 0
 
     cdef int _deliver(self, Py_ssize_t i) except -1:
         cdef Py_ssize_t row = self.ev[i]
         cdef const TapeRow* r
         cdef double q
-        cdef object eng = self.eng
+        cdef LoopHost host = self.host
         if self.kind[i] == KIND_BOOK:
             self._apply(self.sbook, row)
             if self.kernel is None:
                 self.on_book(self.ctx, self.sbook)
                 return 0
-            q = strategy_step_book(self.kernel, self.sbook, self.now_s, eng._pos_seen, eng._cash_seen,
-                                   PyDict_Size(self.open_) > 0)
+            q = strategy_step_book(self.kernel, self.sbook, self.now_s, host.position_seen, host.cash_seen,
+                                   host.has_open)
             if q != 0.0 or strategy_n_books(self.kernel) % self.kernel_every == 0:
                 self.after_kernel(self.ctx, q)
         elif self.wants_trades:
@@ -279,8 +344,8 @@ cdef class EventLoop:
             if self.kernel is not None:
                 strategy_step_trade(self.kernel, r.price_ticks, r.size, r.side, r.ts_exch, r.ts_local)
             else:
-                self.on_trade(self.ctx, Trade(self.symbol, eng._price(r.price_ticks), r.size, r.side, r.ts_exch,
-                                              "", r.price_ticks, r.seq, False, False, r.ts_local))
+                self.on_trade(self.ctx, Trade(self.symbol, self.sbook.price_of(r.price_ticks), r.size, r.side,
+                                              r.ts_exch, "", r.price_ticks, r.seq, False, False, r.ts_local))
         return 0
 
     # ---------------------------------------------------------------- recordings
@@ -299,32 +364,28 @@ cdef class EventLoop:
 
     cdef int _record(self, int64_t t) except -1:
         cdef double mid = book_mid(self.xbook)
-        cdef double cash = self.eng._cash
-        cdef double pos = self.eng._pos
+        cdef double cash = self.host.cash
+        cdef double pos = self.host.position
         cdef EqRow* e
         if self.eq_n == self.eq_cap:
             self.eq = <EqRow*>grown(self.eq, &self.eq_cap, sizeof(EqRow))
         e = &self.eq[self.eq_n]
-        e.ts_ns = t
-        e.cash = cash
-        e.position = pos
-        e.mid = mid
-        e.equity = cash + (pos * mid if pos != 0.0 else 0.0)
-        e.n_fills = PyList_GET_SIZE(self.fills)
+        e.row.ts_ns = t
+        e.row.cash = cash
+        e.row.position = pos
+        e.row.mid = mid
+        e.row.equity = cash + (pos * mid if pos != 0.0 else 0.0)
+        e.n_fills = self.host.n_fills
         self.eq_n += 1
         return 0
 
     def equity_rows(self):
-        """The equity rows so far (ofi.backtest.result.EQUITY_DTYPE, a copy)."""
-        # Imported here: ofi.backtest imports this module.
-        from ofi.backtest.result import EQUITY_DTYPE
-        if EQUITY_DTYPE.itemsize != EQ_BYTES:
-            raise AssertionError("EqRow no longer starts with the fields of EQUITY_DTYPE")
+        """The equity rows so far (:data:`EQUITY_DTYPE`, a copy)."""
         out = np.empty(self.eq_n, dtype=EQUITY_DTYPE)
         cdef Py_ssize_t i
-        cdef char* dst = <char*>cnp.PyArray_DATA(out)
+        cdef EquityRow* dst = <EquityRow*>cnp.PyArray_DATA(out)
         for i in range(self.eq_n):
-            memcpy(dst + i * EQ_BYTES, &self.eq[i], EQ_BYTES)
+            dst[i] = self.eq[i].row
         return out
 
     def fills_at_rows(self):

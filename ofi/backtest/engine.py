@@ -9,9 +9,11 @@ after an order's arrival is never used by it, and the strategy never sees a book
 have seen live. Fills reach the strategy one feed latency after they happen.
 
 The event loop that merges these clocks is compiled (``ofi._core.backtest.EventLoop``): it applies
-book messages to both books, records mids and equity rows, and calls back into this module for
-everything an order touches (arrivals, cancels, fills, resting orders, risk) and into the
-strategy's callbacks (the built-in ``ModelStrategy``'s compiled decisions directly).
+book messages to both books, records mids and equity rows, and calls the strategy's callbacks (the
+built-in ``ModelStrategy``'s compiled decisions directly). Everything an order touches (arrivals,
+cancels, fills, resting orders, risk) stays here, behind the loop's narrow interface
+(``ofi._core.backtest.LoopHost``, implemented by :class:`_Host`): the loop reads the account and
+a few flags from the host's typed fields and calls four methods when there is work.
 
 Fill model
 ----------
@@ -41,13 +43,14 @@ import heapq
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from ofi._core.backtest import EventLoop
+from ofi._core.backtest import EventLoop, LoopHost
 from ofi._core.book import OrderBook
 from ofi.backtest.latency import as_latency
+from ofi.backtest.orders import BUY, SELL, Fill, Order
 from ofi._core.decode import TAPE_DTYPE, TAPE_FLAG_BEGIN as FLAG_BEGIN, TAPE_KIND_BOOK as KIND_BOOK, TAPE_KIND_TRADE as KIND_TRADE
 from ofi.validation import check_tape as _check_tape
 from ofi.errors import InvalidInputError
@@ -57,8 +60,6 @@ from ofi.validation import NS_PER_DAY
 from ofi.validation import positive_int
 
 __all__ = ["BacktestConfig", "BacktestEngine", "Strategy", "Context", "Fill", "Order"]
-
-BUY, SELL = 1, -1
 
 
 @dataclass(frozen=True)
@@ -154,35 +155,6 @@ class BacktestConfig:
         return d
 
 
-@dataclass
-class Order:
-    id: int
-    side: int                     # +1 buy, -1 sell
-    qty: float
-    price_ticks: int | None       # None: market order
-    sent_ns: int                  # strategy clock when sent
-    arrive_ns: int                # exchange clock when it arrives
-    remaining: float = 0.0
-    status: str = "pending"       # pending -> resting / filled / cancelled / rejected
-    queue_ahead: float = 0.0
-    level_size: float = 0.0       # visible size at its price when last looked at
-    reason: str = ""
-
-
-class Fill(NamedTuple):
-    """One execution, partial or not, as the strategy hears of it (immutable; a named tuple,
-    which costs a third of a frozen dataclass to make)."""
-
-    order_id: int
-    ts_ns: int                    # exchange time of the fill
-    side: int
-    price: float
-    qty: float
-    fee: float
-    maker: bool
-    position_after: float
-
-
 class Strategy:
     """Override the callbacks you need. Each gets the :class:`Context` and what arrived.
 
@@ -230,16 +202,16 @@ class Context:
     @property
     def position(self) -> float:
         """Position as known to the strategy (fills it has been told about)."""
-        return self._eng._pos_seen
+        return self._eng._host.position_seen
 
     @property
     def cash(self) -> float:
-        return self._eng._cash_seen
+        return self._eng._host.cash_seen
 
     @property
     def equity(self) -> float:
         mid = self.book.mid_price() if self.book.ready else math.nan
-        return self._eng._cash_seen + self._eng._pos_seen * mid
+        return self._eng._host.cash_seen + self._eng._host.position_seen * mid
 
     @property
     def open_orders(self) -> list[int]:
@@ -273,7 +245,7 @@ class Context:
 
     def close_position(self) -> int | None:
         """Send a market order that flattens the known position (None when flat)."""
-        p = self._eng._pos_seen
+        p = self._eng._host.position_seen
         if abs(p) < 1e-12:
             return None
         return self._eng._send(SELL if p > 0 else BUY, abs(p), None)
@@ -309,11 +281,12 @@ class BacktestEngine:
         self._strategy = strategy
         # per-event work only where it is needed: risk checks with limits set, Trade objects for a
         # strategy that reads trades
-        risk_limits = self.config.max_holding_time is not None or self.config.max_daily_loss is not None
+        self._host.risk_limits = self.config.max_holding_time is not None or self.config.max_daily_loss is not None
         wants_trades = type(strategy).on_trade is not Strategy.on_trade
         strategy.on_start(self._ctx)
         kernel, every = strategy._compiled_kernel()
-        self._c.bind_strategy(strategy, self._ctx, wants_trades, risk_limits, kernel, every)
+        self._c.bind_strategy(self._ctx, strategy.on_book, strategy.on_trade, wants_trades, kernel,
+                              strategy._after_kernel if kernel is not None else None, every)
 
     def _feed(self, chunk: np.ndarray) -> None:
         """Append tape rows (whole messages) and run everything they make due."""
@@ -338,10 +311,8 @@ class BacktestEngine:
         self._rng = np.random.default_rng(cfg.seed)
         self._tape = np.zeros(0, dtype=TAPE_DTYPE)
         self._floor_tx = self._floor_tl = None   # running maxima of the clocks before the kept rows
-        self._cash = cfg.initial_capital
-        self._pos = 0.0
-        self._cash_seen = cfg.initial_capital
-        self._pos_seen = 0.0
+        self._host = h = _Host(self)             # the account, and what the event loop reads
+        h.cash = h.cash_seen = cfg.initial_capital
         self._orders: dict[int, Order] = {}
         self._open: dict[int, Order] = {}        # pending or resting, in sending order
         self._resting: list[Order] = []
@@ -350,6 +321,7 @@ class BacktestEngine:
         self._seq = 0
         self._fills: list[Fill] = []
         self._taken: dict[tuple[int, int], float] = {}
+        self._taken_at = 0                   # the exchange book message _taken is of
         self._trades: list[tuple] = []
         self._rt = None                      # the open round trip
         self._day = None
@@ -361,9 +333,8 @@ class BacktestEngine:
         self._series_rows: list[tuple] = []
         self._series_names: tuple = ()
         # The event loop (ofi/_core/backtest.pyx) owns the clocks, the event indexes and the
-        # recordings; these containers are shared with it and only ever changed in place.
-        self._c = EventLoop(self, self._xbook, self._sbook, self._heap, self._resting, self._fills, self._taken,
-                            self._open, cfg.feed_latency, self._rng, self._record_every)
+        # recordings; it sees the engine only through the host.
+        self._c = EventLoop(h, self._xbook, self._sbook, cfg.feed_latency, self._rng, self._record_every)
 
     def _append(self, chunk: np.ndarray) -> None:
         # Keep only the rows of events not yet both applied and delivered, then add the chunk.
@@ -411,16 +382,19 @@ class BacktestEngine:
                 self._settle(o, "expired", "arrives after the end of the data")
             elif o.status == "resting":
                 self._settle(o, "cancelled", "end of the data")
-        self._resting.clear()
-        if (self.config.flat_at_end or self._strategy.flat_at_end is True) and abs(self._pos) > 1e-12:
-            o = self._new_order(SELL if self._pos > 0 else BUY, abs(self._pos), None, c.now_x, c.now_x)
+                self._leave_book(o)
+        pos = self._host.position
+        if (self.config.flat_at_end or self._strategy.flat_at_end is True) and abs(pos) > 1e-12:
+            o = self._new_order(SELL if pos > 0 else BUY, abs(pos), None, c.now_x, c.now_x)
             self._arrive(o, reason="flat_at_end")
-        self._heap[:] = [h for h in self._heap if h[3] == "fill"]      # in place: the loop shares it
+        self._heap = [h for h in self._heap if h[3] == "fill"]
         heapq.heapify(self._heap)
+        self._due_changed()
         self._drain_notifications(math.inf)
 
     def _pop_heap(self):
         t, _prio, _seq, what, payload = heapq.heappop(self._heap)
+        self._due_changed()
         c = self._c
         if what == "arrive":
             c.now_x = max(c.now_x, t)
@@ -430,8 +404,7 @@ class BacktestEngine:
             o = self._orders.get(payload)
             if o is not None and o.status in ("pending", "resting"):
                 self._settle(o, "cancelled")
-                if o in self._resting:
-                    self._resting.remove(o)
+                self._leave_book(o)
         elif what == "fill":
             c.now_s = max(c.now_s, t)
             self._notify(payload)
@@ -439,6 +412,15 @@ class BacktestEngine:
     def _push(self, t, prio, what, payload):
         self._seq += 1
         heapq.heappush(self._heap, (t, prio, self._seq, what, payload))
+        self._due_changed()
+
+    def _due_changed(self):
+        # the loop reads the earliest due time from the host, after every change of the heap
+        heap, h = self._heap, self._host
+        if heap:
+            h.has_due, h.next_due_ns = True, heap[0][0]
+        else:
+            h.has_due = False
 
     def _drain_notifications(self, until):
         while self._heap and self._heap[0][0] <= until:
@@ -511,12 +493,14 @@ class BacktestEngine:
                 o.level_size = self._level_size(o.side, o.price_ticks)
                 o.queue_ahead = o.level_size
                 self._resting.append(o)
+                self._host.has_resting = True
 
     def _take(self, o: Order, slip: float):
         """Fill the marketable part of ``o`` against the visible opposite side, best level first
         (at most 1000 levels), less what earlier orders took since the last book message.
         Returns the price ticks of the deepest level read (None if none)."""
         book, opp, limit, last = self._xbook, -o.side, o.price_ticks, None
+        taken = self._taken_since_book()
         for i in range(1000):
             if o.remaining <= 1e-12:
                 break
@@ -527,13 +511,27 @@ class BacktestEngine:
             if limit is not None and (t_i > limit if o.side == BUY else t_i < limit):
                 break
             last = t_i
-            avail = s_i - self._taken.get((o.side, t_i), 0.0)
+            avail = s_i - taken.get((o.side, t_i), 0.0)
             if avail <= 1e-12:
                 continue
             q = min(avail, o.remaining)
-            self._taken[(o.side, t_i)] = self._taken.get((o.side, t_i), 0.0) + q
+            taken[(o.side, t_i)] = taken.get((o.side, t_i), 0.0) + q
             self._fill(o, q, t_i, maker=False, price=self._price(t_i) * (1.0 + slip * o.side))
         return last
+
+    def _taken_since_book(self) -> dict:
+        """(side, price ticks) -> size our orders took since the last exchange book message (which
+        shows the book without them: what they took is not offered again until then)."""
+        n = self._c.exchange_books
+        if self._taken_at != n:
+            self._taken.clear()
+            self._taken_at = n
+        return self._taken
+
+    def _leave_book(self, o: Order):
+        if o in self._resting:
+            self._resting.remove(o)
+            self._host.has_resting = bool(self._resting)
 
     def _fill(self, o: Order, qty, price_ticks, *, maker: bool, price: float | None = None):
         if qty <= 0:
@@ -541,21 +539,22 @@ class BacktestEngine:
         px = self._price(price_ticks) if price is None else price
         fee = qty * px * (self.config.maker_rate if maker else self.config.taker_rate)
         signed = o.side * qty
-        old_pos = self._pos
-        self._cash -= signed * px + fee
-        self._pos = old_pos + signed
-        if abs(self._pos) < 1e-12:
-            self._pos = 0.0
+        h = self._host
+        old_pos = h.position
+        h.cash -= signed * px + fee
+        h.position = old_pos + signed
+        if abs(h.position) < 1e-12:
+            h.position = 0.0
         o.remaining -= qty
         if o.remaining <= 1e-12:
             o.remaining = 0.0
             self._settle(o, "filled")
-            if o in self._resting:
-                self._resting.remove(o)
+            self._leave_book(o)
         t = self._c.now_x
         self._round_trips(t, old_pos, signed, px, fee)
-        fill = Fill(o.id, t, o.side, px, qty, fee, maker, self._pos)
+        fill = Fill(o.id, t, o.side, px, qty, fee, maker, h.position)
         self._fills.append(fill)
+        h.n_fills = len(self._fills)
         self._tm._fill(qty, px, fee, maker)         # (checked here: positive qty and price, finite fee)
         self._push(t + self.config.feed_latency.draw(self._rng), 2, "fill", fill)
 
@@ -604,7 +603,8 @@ class BacktestEngine:
     # ------------------------------------------------------------------ risk
     def _equity_x(self) -> float:
         mid = self._xbook.mid_price() if self._xbook.ready else math.nan
-        return self._cash + (self._pos * mid if self._pos else 0.0)
+        h = self._host
+        return h.cash + (h.position * mid if h.position else 0.0)
 
     def _halted(self) -> bool:
         return self._halted_day is not None and self._halted_day == self._c.now_x // NS_PER_DAY
@@ -615,11 +615,12 @@ class BacktestEngine:
         if not (mid == mid and eq > 0):
             return True                         # no equity (or no price) to lever
         resting = sum(r.remaining for r in self._resting if r.side == o.side)
-        exposure = abs(self._pos + o.side * (o.remaining + resting)) * mid
+        exposure = abs(self._host.position + o.side * (o.remaining + resting)) * mid
         return exposure > self.config.max_leverage * eq
 
     def _reduces(self, o: Order) -> bool:
-        return self._pos != 0.0 and o.side == (-1 if self._pos > 0 else 1) and o.qty <= abs(self._pos) + 1e-12
+        pos = self._host.position
+        return pos != 0.0 and o.side == (-1 if pos > 0 else 1) and o.qty <= abs(pos) + 1e-12
 
     def _risk_check(self):
         cfg = self.config
@@ -628,13 +629,13 @@ class BacktestEngine:
         if self._day != day:
             # the day starts from the equity at the mid before this event moved the book (the last
             # mid of the previous day): a move at the day's first event counts in the day's PnL
-            eq = self._cash + (self._pos * self._mid_before if self._pos else 0.0)
+            eq = self._host.cash + (self._host.position * self._mid_before if self._host.position else 0.0)
             if eq != eq:
                 eq = self._equity_x()
             self._day = day
             self._day_start_equity = eq if eq == eq else self._day_start_equity
         self._mid_before = self._xbook.mid_price() if self._xbook.ready else math.nan
-        if self._pos == 0.0:
+        if self._host.position == 0.0:
             return
         reason = None
         if cfg.max_holding_time is not None and self._rt is not None \
@@ -646,16 +647,17 @@ class BacktestEngine:
                 reason = "daily_loss"
                 self._halted_day = day
         if reason is not None and not any(o.reason == "risk" for o in self._open.values()):
-            o = self._new_order(SELL if self._pos > 0 else BUY, abs(self._pos), None, now, now)
+            o = self._new_order(SELL if self._host.position > 0 else BUY, abs(self._host.position), None, now, now)
             o.reason = "risk"
             self._arrive(o)
 
     # ------------------------------------------------------------------ strategy side
     def _notify(self, fill: Fill):
-        self._pos_seen += fill.side * fill.qty
-        if abs(self._pos_seen) < 1e-12:
-            self._pos_seen = 0.0
-        self._cash_seen -= fill.side * fill.qty * fill.price + fill.fee
+        h = self._host
+        h.position_seen += fill.side * fill.qty
+        if abs(h.position_seen) < 1e-12:
+            h.position_seen = 0.0
+        h.cash_seen -= fill.side * fill.qty * fill.price + fill.fee
         self._strategy.on_fill(self._ctx, fill)
 
     def _settle(self, o: Order, status: str, reason: str | None = None) -> None:
@@ -664,12 +666,14 @@ class BacktestEngine:
         if reason is not None:
             o.reason = reason
         self._open.pop(o.id, None)
+        self._host.has_open = bool(self._open)
 
     def _new_order(self, side, qty, price_ticks, sent, arrive) -> Order:
         o = Order(self._next_id, side, float(qty), price_ticks, sent, arrive, remaining=float(qty))
         self._next_id += 1
         self._orders[o.id] = o
         self._open[o.id] = o
+        self._host.has_open = True
         return o
 
     def _send(self, side, qty, price) -> int:
@@ -739,3 +743,18 @@ class BacktestEngine:
                 series[name] = np.asarray(col, dtype=np.float64)
         return BacktestResult(symbol=self._symbol, config=self.config.to_dict(), equity=eq, fills=fills,
                               trades=trades, metrics=metrics, series=series, markouts=mk)
+
+
+class _Host(LoopHost):
+    """The engine's side of the event loop (``ofi._core.backtest.LoopHost``): the account lives in
+    its fields, which the engine keeps current, and its four methods are the engine's own."""
+
+    # Instance slots of the methods' names shadow LoopHost's methods: each is bound once to the
+    # engine's, so a call from the loop costs no forwarding frame (with risk limits, one per event).
+    __slots__ = ("pop_due", "check_resting", "trade_against_resting", "check_risk")
+
+    def __init__(self, eng: BacktestEngine):
+        self.pop_due = eng._pop_heap
+        self.check_resting = eng._check_resting_against_book
+        self.trade_against_resting = eng._trade_against_resting
+        self.check_risk = eng._risk_check

@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ofi.validation import MARKOUT_HORIZONS_NS, MARKOUT_LABELS
+from ofi._core.backtest import EQUITY_DTYPE
 from ofi.errors import InvalidInputError
+from ofi.validation import MARKOUT_HORIZONS_NS, MARKOUT_LABELS
 
 __all__ = [
     "EQUITY_DTYPE",
@@ -41,15 +42,10 @@ __all__ = [
     "build_trades",
 ]
 
-#: One row per book event (or per sampled event): account state marked to the mid.
-#: ``equity = cash + position * mid`` (quote currency), ``position`` signed base units.
-EQUITY_DTYPE = np.dtype([
-    ("ts_ns", np.int64),
-    ("equity", np.float64),
-    ("cash", np.float64),
-    ("position", np.float64),
-    ("mid", np.float64),
-])
+# EQUITY_DTYPE, one row per book event (or per sampled event): account state marked to the mid,
+# ``equity = cash + position * mid`` (quote currency), ``position`` signed base units; fields
+# ts_ns i8, equity f8, cash f8, position f8, mid f8. Defined by the event loop that records the
+# rows (ofi/_core/backtest.pyx), whose C row it matches.
 
 #: One row per fill (a partial fill is its own row). ``side`` is +1 for a buy, -1 for a sell;
 #: ``qty > 0`` in base units; ``fee`` in quote currency (negative for a maker rebate);
@@ -265,6 +261,13 @@ class BacktestResult:
             raise InvalidInputError(f"markouts must have shape (len(fills), 3) = {want}, got {m.shape}")
         if m.dtype.kind != "f":
             raise InvalidInputError(f"markouts must have a float dtype (bps, NaN when unknown), got {m.dtype}")
+
+
+def _check_result(result: Any) -> None:
+    # what every report writer (ofi.backtest.report) does first
+    if not isinstance(result, BacktestResult):
+        raise InvalidInputError(f"result must be a BacktestResult, got {type(result).__name__}")
+    result.validate()
 
 
 def _check_table(name: str, arr: Any, dtype: np.dtype) -> None:
