@@ -6,7 +6,7 @@ import numpy.typing as npt
 from ofi._core.book import OrderBook
 from ofi._core.decode import Trade
 
-N_FEATURE_SLOTS: Final[int]  # 75, the registry's length
+N_FEATURE_SLOTS: Final[int]  # 75: N_FEATURES of feature_slots.pxd (generated from the registry)
 
 class FeatureKernel:
     """State of ofi.features.FeatureEngine; arguments come checked from a FeatureConfig."""

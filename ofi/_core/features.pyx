@@ -5,8 +5,9 @@ integrated-OFI weights). Its three event functions (``_on_book``, ``_on_trade``,
 plain C; the streaming methods (``update_book``, ``update_trade``, ``extract_into``) and the batch
 driver (``transform_into``, a nogil loop over a tape) call the very same functions in the same
 order, so live and batch feature matrices are identical bit for bit. The definitions are in
-``ofi/features/registry.py`` (and docs/features.md); the slot order here follows it, which the
-tests check against the registry's names.
+``ofi/features/registry.py`` (and docs/features.md); ``_extract`` writes each feature to its named
+slot ``out[F_<SLOT>]`` from ``feature_slots.pxd``, which is generated from the registry
+(``python -m ofi.features --slots``), so the kernel has no slot order of its own.
 """
 cimport cython
 from libc.stdint cimport int64_t, int8_t
@@ -23,6 +24,8 @@ from ofi._core.rolling cimport (Moments, moments_init, moments_free, moments_res
                                 moments_mean, moments_var, moments_zscore, OLS, OLSFit, ols_init,
                                 ols_free, ols_reset, ols_push, ols_fit)
 from ofi._core.flow cimport level_ofi, VARIANT_CKS
+# F_<SLOT> (each feature's index in the vector), N_FEATURES and the group sizes, generated from the registry
+from ofi._core.feature_slots cimport *
 from ofi._core.vpin cimport VpinState, vpin_init, vpin_free, vpin_add, vpin_reset
 from ofi._core.vpin import MAX_BUCKETS_PER_ROW
 from ofi.errors import InvalidInputError
@@ -30,7 +33,6 @@ from ofi.errors import InvalidInputError
 cnp.import_array()
 
 DEF NH = 4                 # time horizons
-DEF N_FEATURES = 75
 DEF LARGE_MIN = 20         # earlier sizes before the large-trade test runs
 DEF CDF_MIN = 20           # VPIN values before vpin_cdf
 DEF POWER_ITERS = 20
@@ -1005,20 +1007,20 @@ cdef class FeatureKernel:
     cdef inline bint _engine_warm(self, int h) noexcept nogil:
         return self.started and self.now - self.start >= self.H[h]
 
-    cdef Py_ssize_t _extract(self, const BookView* b, double* out) noexcept nogil:
-        """Write the feature vector (registry order) to out; returns the number of slots written."""
-        cdef Py_ssize_t L = self.L, i, j = 0, k, nb = 0, na = 0
+    cdef void _extract(self, const BookView* b, double* out) noexcept nogil:
+        """Write the feature vector to out: each feature to its slot F_<SLOT> (feature_slots.pxd)."""
+        cdef Py_ssize_t L = self.L, i, nb = 0, na = 0
         cdef int h, kk
         cdef int ks[3]
         cdef const Side* bs = b.bid
         cdef const Side* as_ = b.ask
         cdef bint bv = b.valid, hv = self.book_valid
-        cdef double m = NAN, pb1 = NAN, pa1 = NAN, qb1 = NAN, qa1 = NAN, x, y, z, sd, mean, n, cnt
+        cdef double m = NAN, pb1 = NAN, pa1 = NAN, qb1 = NAN, qa1 = NAN, x, y, mean, n, cnt
         cdef double Db[3]
         cdef double Da[3]
         cdef double sb, sa, spb, spa, cross, pbL, paL, mu, sigma, spread_z, tox, wsum
         cdef double comp[6]
-        cdef double ofi_z1 = NAN, timb2 = NAN, large
+        cdef double ofi_z1, timb2, large
         cdef double tt[8]
         cdef double* s
         cdef double* prow
@@ -1053,36 +1055,33 @@ cdef class FeatureKernel:
                     Da[kk] = sa
                     kk += 1
         if bv:
-            out[0] = b.mid_price
-            out[1] = pa1 - pb1
-            out[2] = 1e4 * (pa1 - pb1) / m
-            out[3] = 1e4 * ((pb1 * qa1 + pa1 * qb1) / (qb1 + qa1) - m) / m
+            out[F_MID_PRICE] = b.mid_price
+            out[F_SPREAD_TICKS] = pa1 - pb1
+            out[F_SPREAD_BPS] = 1e4 * (pa1 - pb1) / m
+            out[F_MICROPRICE_OFFSET_BPS] = 1e4 * ((pb1 * qa1 + pa1 * qb1) / (qb1 + qa1) - m) / m
         else:
-            out[0] = out[1] = out[2] = out[3] = NAN
-        j = 4
-        for kk in range(3):
-            out[j] = Db[kk]
-            out[j + 1] = Da[kk]
-            j += 2
-        for kk in range(3):
-            out[j] = (Db[kk] - Da[kk]) / (Db[kk] + Da[kk])
-            j += 1
+            out[F_MID_PRICE] = out[F_SPREAD_TICKS] = out[F_SPREAD_BPS] = out[F_MICROPRICE_OFFSET_BPS] = NAN
+        for kk in range(N_DEPTH_BID_K):
+            out[F_DEPTH_BID_K1 + kk * DEPTH_BID_K_STRIDE] = Db[kk]
+            out[F_DEPTH_ASK_K1 + kk * DEPTH_ASK_K_STRIDE] = Da[kk]
+        for kk in range(N_DEPTH_IMBALANCE_K):
+            out[F_DEPTH_IMBALANCE_K1 + kk] = (Db[kk] - Da[kk]) / (Db[kk] + Da[kk])
         # slopes, VAMP, weighted mid and gaps need L levels on both sides (on their own side)
         if bv and nb == L:
             pbL = <double>bs.e[bs.n - L].key
-            out[j] = Db[2] / (1e4 * (m - pbL) / m)
-            out[j + 5] = (pb1 - pbL) / (L - 1.0)
+            out[F_BOOK_SLOPE_BID] = Db[2] / (1e4 * (m - pbL) / m)
+            out[F_LEVEL_GAP_BID_TICKS] = (pb1 - pbL) / (L - 1.0)
         else:
-            out[j] = NAN
-            out[j + 5] = NAN
+            out[F_BOOK_SLOPE_BID] = NAN
+            out[F_LEVEL_GAP_BID_TICKS] = NAN
         if bv and na == L:
             paL = <double>(-as_.e[as_.n - L].key)
-            out[j + 1] = Da[2] / (1e4 * (paL - m) / m)
-            out[j + 6] = (paL - pa1) / (L - 1.0)
+            out[F_BOOK_SLOPE_ASK] = Da[2] / (1e4 * (paL - m) / m)
+            out[F_LEVEL_GAP_ASK_TICKS] = (paL - pa1) / (L - 1.0)
         else:
-            out[j + 1] = NAN
-            out[j + 6] = NAN
-        out[j + 2] = log(out[j] / out[j + 1])
+            out[F_BOOK_SLOPE_ASK] = NAN
+            out[F_LEVEL_GAP_ASK_TICKS] = NAN
+        out[F_BOOK_SLOPE_LOG_RATIO] = log(out[F_BOOK_SLOPE_BID] / out[F_BOOK_SLOPE_ASK])
         if bv and nb == L and na == L:
             cross = 0.0
             spb = 0.0
@@ -1093,96 +1092,88 @@ cdef class FeatureKernel:
                 cross += x * as_.e[as_.n - 1 - i].size + y * bs.e[bs.n - 1 - i].size
                 spb += x * bs.e[bs.n - 1 - i].size
                 spa += y * as_.e[as_.n - 1 - i].size
-            out[j + 3] = 1e4 * (cross / (Da[2] + Db[2]) - m) / m
-            out[j + 4] = 1e4 * (0.5 * (spb / Db[2] + spa / Da[2]) - m) / m
+            out[F_VAMP_OFFSET_BPS] = 1e4 * (cross / (Da[2] + Db[2]) - m) / m
+            out[F_WEIGHTED_MID_OFFSET_BPS] = 1e4 * (0.5 * (spb / Db[2] + spa / Da[2]) - m) / m
         else:
-            out[j + 3] = NAN
-            out[j + 4] = NAN
-        j += 7
+            out[F_VAMP_OFFSET_BPS] = NAN
+            out[F_WEIGHTED_MID_OFFSET_BPS] = NAN
         # ---- order flow
-        for h in range(NH):
-            out[j] = ring_sum(&self.bring, h, B_E1) if self._hist_warm(h) else NAN
-            j += 1
-        out[j] = self.last_e1 if hv and self.n_states >= 2 else NAN
-        out[j + 1] = self.cum_ofi if hv and self.n_states >= 1 else NAN
-        j += 2
+        for h in range(N_OFI_H):
+            out[F_OFI_H0 + h] = ring_sum(&self.bring, h, B_E1) if self._hist_warm(h) else NAN
+        out[F_OFI_LAST] = self.last_e1 if hv and self.n_states >= 2 else NAN
+        out[F_OFI_CUMULATIVE] = self.cum_ofi if hv and self.n_states >= 1 else NAN
         mu = NAN
         sigma = NAN
         if hv and self.ofi_bars.count == self.ofi_bars.cap:
             mu = moments_mean(&self.ofi_bars)
             sigma = sqrt(moments_var(&self.ofi_bars, 1))
-        for h in range(2):
+        for h in range(N_OFI_ZSCORE_H):
             x = NAN
             if self._hist_warm(h) and sigma > 0.0:
                 n = <double>self.H[h] / <double>self.bar_ns
                 x = (ring_sum(&self.bring, h, B_E1) - n * mu) / (sigma * sqrt(n))
-            out[j] = x
-            ofi_z1 = x                              # the last one (second horizon): a toxicity component
-            j += 1
+            out[F_OFI_ZSCORE_H0 + h] = x
+        ofi_z1 = out[F_OFI_ZSCORE_H1]                       # a toxicity component
         s = ring_totals(&self.bring, 1, self.tot)
         cnt = <double>ring_count(&self.bring, 1)
         if self._hist_warm(1) and cnt > 0:
             mean = s[B_D1] / cnt
-            out[j] = s[B_E1] / mean if mean > 0.0 else NAN
-            out[j + 1] = s[B_EM]
+            out[F_OFI_NORMALIZED_H1] = s[B_E1] / mean if mean > 0.0 else NAN
+            out[F_MLOFI_H1] = s[B_EM]
             mean = s[B_DM] / cnt
-            out[j + 2] = s[B_EM] / (L * mean) if mean > 0.0 else NAN
+            out[F_MLOFI_NORMALIZED_H1] = s[B_EM] / (L * mean) if mean > 0.0 else NAN
             x = NAN
             if mean > 0.0 and self.w_ok and self.pca_n >= self.pca_min:
                 x = 0.0
                 for i in range(L):
                     x += self.w[i] * s[B_LEVELS + i]
                 x /= mean
-            out[j + 3] = x
+            out[F_INTEGRATED_OFI_H1] = x
         else:
-            out[j] = NAN
-            out[j + 1] = s[B_EM] if self._hist_warm(1) else NAN
-            out[j + 2] = NAN
-            out[j + 3] = NAN
-        j += 4
+            out[F_OFI_NORMALIZED_H1] = NAN
+            out[F_MLOFI_H1] = s[B_EM] if self._hist_warm(1) else NAN
+            out[F_MLOFI_NORMALIZED_H1] = NAN
+            out[F_INTEGRATED_OFI_H1] = NAN
         # ---- trade flow
-        for h in range(3):
-            out[j] = ring_sum(&self.tring, h, T_SIGNED) if self._engine_warm(h) else NAN
-            j += 1
-        for h in range(1, 3):
+        for h in range(N_SIGNED_VOLUME_H):
+            out[F_SIGNED_VOLUME_H0 + h] = ring_sum(&self.tring, h, T_SIGNED) if self._engine_warm(h) else NAN
+        for h in range(1, 1 + N_TRADE_IMBALANCE_H):
             s = ring_totals(&self.tring, h, tt)
-            timb2 = s[T_SIGNED] / s[T_VOL] if self._engine_warm(h) and s[T_VOL] > 0.0 else NAN
-            out[j] = timb2                          # the last one (third horizon): a toxicity component
-            j += 1
-        for h in range(1, 3):
-            out[j] = ring_sum(&self.tring, h, T_COUNT) if self._engine_warm(h) else NAN
-            j += 1
-        out[j] = ring_sum(&self.tring, 1, T_COUNT) / self.Hs[1] if self._engine_warm(1) else NAN
+            out[F_TRADE_IMBALANCE_H1 + (h - 1)] = (s[T_SIGNED] / s[T_VOL]
+                                                   if self._engine_warm(h) and s[T_VOL] > 0.0 else NAN)
+        timb2 = out[F_TRADE_IMBALANCE_H2]                   # a toxicity component
+        for h in range(1, 1 + N_TRADE_COUNT_H):
+            out[F_TRADE_COUNT_H1 + (h - 1)] = ring_sum(&self.tring, h, T_COUNT) if self._engine_warm(h) else NAN
+        out[F_TRADE_INTENSITY_H1] = ring_sum(&self.tring, 1, T_COUNT) / self.Hs[1] if self._engine_warm(1) else NAN
         s = ring_totals(&self.tring, 2, tt)
-        out[j + 1] = s[T_VOL] / s[T_COUNT] if self._engine_warm(2) and s[T_COUNT] > 0.0 else NAN
+        out[F_MEAN_TRADE_SIZE_H2] = s[T_VOL] / s[T_COUNT] if self._engine_warm(2) and s[T_COUNT] > 0.0 else NAN
         large = (1.0 if self.large_count > 0 else 0.0) if self.large_ring[0] >= 0 else NAN
-        out[j + 2] = large
+        out[F_LARGE_TRADE_FLAG] = large
         if bv and self._engine_warm(2) and s[T_VOL] > 0.0:
             x = s[T_NOTIONAL] / s[T_VOL]
-            out[j + 3] = 1e4 * (m - x) / x
+            out[F_VWAP_DEVIATION_BPS_H2] = 1e4 * (m - x) / x
         else:
-            out[j + 3] = NAN
-        out[j + 4] = 1e4 * (<double>self.last_tprice - m) / m if bv and self.has_trade else NAN
-        out[j + 5] = (self.now - self.last_trade_t) / 1e9 if self.has_trade else NAN
-        j += 6
+            out[F_VWAP_DEVIATION_BPS_H2] = NAN
+        out[F_LAST_TRADE_OFFSET_BPS] = 1e4 * (<double>self.last_tprice - m) / m if bv and self.has_trade else NAN
+        out[F_TIME_SINCE_TRADE_S] = (self.now - self.last_trade_t) / 1e9 if self.has_trade else NAN
         # ---- toxicity and impact
-        out[j] = self.vp.vpin
-        out[j + 1] = (<double>upper_bound(self.vpins.srt, self.vpins.count, self.vp.vpin) / self.vpins.count
-                      if self.vpins.count >= CDF_MIN and not isnan(self.vp.vpin) else NAN)
+        out[F_VPIN] = self.vp.vpin
+        out[F_VPIN_CDF] = (<double>upper_bound(self.vpins.srt, self.vpins.count, self.vp.vpin) / self.vpins.count
+                           if self.vpins.count >= CDF_MIN and not isnan(self.vp.vpin) else NAN)
         if hv and self.kyle.count == self.kyle.cap:
             f = ols_fit(&self.kyle, True)
-            out[j + 2] = f.slope
-            out[j + 3] = f.t_stat
+            out[F_KYLE_LAMBDA] = f.slope
+            out[F_KYLE_LAMBDA_T] = f.t_stat
         else:
-            out[j + 2] = NAN
-            out[j + 3] = NAN
-        out[j + 4] = moments_mean(&self.amihud_m) if hv and self.amihud_m.count == self.amihud_m.cap else NAN
-        out[j + 5] = roll_spread(&self.roll)
+            out[F_KYLE_LAMBDA] = NAN
+            out[F_KYLE_LAMBDA_T] = NAN
+        out[F_AMIHUD] = moments_mean(&self.amihud_m) if hv and self.amihud_m.count == self.amihud_m.cap else NAN
+        out[F_ROLL_SPREAD_TICKS] = roll_spread(&self.roll)
         # the toxicity index: ToxicityIndex's mapping of components computed above
         spread_z = NAN
         if hv and self.spread_m.count == self.spread_m.cap:
             spread_z = moments_zscore(&self.spread_m, self.last_spread, 1)
-        comp[0] = out[j]
+        comp[0] = out[F_VPIN]
         comp[1] = z_component(fabs(ofi_z1))
         comp[2] = z_component(spread_z)
         comp[3] = fabs((Db[1] - Da[1]) / (Db[1] + Da[1]))     # depth imbalance at the middle depth
@@ -1193,64 +1184,57 @@ cdef class FeatureKernel:
         for i in range(6):
             tox += self.tox_w[i] * comp[i]
             wsum += self.tox_w[i]
-        out[j + 6] = tox / wsum
-        j += 7
+        out[F_TOXICITY_INDEX] = tox / wsum
         # ---- volatility
-        for h in range(1, NH):
+        for h in range(1, 1 + N_REALIZED_VOL_H):
             s = ring_totals(&self.bring, h, self.tot)
             if self._hist_warm(h):
-                out[j] = sqrt(s[B_R2]) if s[B_RNZ] > 0.5 and s[B_R2] > 0.0 else 0.0
+                out[F_REALIZED_VOL_H1 + (h - 1)] = sqrt(s[B_R2]) if s[B_RNZ] > 0.5 and s[B_R2] > 0.0 else 0.0
             else:
-                out[j] = NAN
-            j += 1
-        out[j] = (sqrt(moments_mean(&self.park_m) / (4.0 * log(2.0))) * 1e4
-                  if hv and self.park_m.count == self.park_m.cap else NAN)
-        j += 1
-        for h in range(NH):
+                out[F_REALIZED_VOL_H1 + (h - 1)] = NAN
+        out[F_PARKINSON_VOL] = (sqrt(moments_mean(&self.park_m) / (4.0 * log(2.0))) * 1e4
+                                if hv and self.park_m.count == self.park_m.cap else NAN)
+        for h in range(N_MID_RETURN_H):
             if self._hist_warm(h) and self.bring.tail[h] > self.bring.first:
                 prow = ring_row(&self.bring, self.bring.tail[h] - 1)
-                out[j] = 1e4 * log(self.prev_mid / prow[B_MID])
+                out[F_MID_RETURN_H0 + h] = 1e4 * log(self.prev_mid / prow[B_MID])
             else:
-                out[j] = NAN
-            j += 1
+                out[F_MID_RETURN_H0 + h] = NAN
         # ---- spread dynamics
-        out[j] = spread_z
-        out[j + 1] = self.last_spread_change if hv and self.n_states >= 2 else NAN
+        out[F_SPREAD_ZSCORE] = spread_z
+        out[F_SPREAD_CHANGE] = self.last_spread_change if hv and self.n_states >= 2 else NAN
         if self._hist_warm(1) and self.bring.tail[1] > self.bring.first:
             prow = ring_row(&self.bring, self.bring.tail[1] - 1)
-            out[j + 2] = self.last_spread - prow[B_SPREAD]
+            out[F_SPREAD_CHANGE_H1] = self.last_spread - prow[B_SPREAD]
         else:
-            out[j + 2] = NAN
+            out[F_SPREAD_CHANGE_H1] = NAN
         if hv and self.spread_m.count == self.spread_m.cap:
-            out[j + 3] = self.last_spread / moments_mean(&self.spread_m)
+            out[F_SPREAD_MEAN_RATIO] = self.last_spread / moments_mean(&self.spread_m)
         else:
-            out[j + 3] = NAN
-        j += 4
+            out[F_SPREAD_MEAN_RATIO] = NAN
         # ---- indicators
         if hv:
-            out[j] = ema_cross(&self.ema_f, &self.ema_s, self.ema_slow)
-            out[j + 1] = rsi_value(&self.rsi)
-            out[j + 2] = (0.5 * moments_zscore(&self.boll_m, self.prev_close - self.boll_anchor, 1)
-                          if self.boll_m.count == self.boll_m.cap else NAN)
-            out[j + 3] = self._momentum(self.momentum_short)
-            out[j + 4] = self._momentum(self.momentum_long)
+            out[F_EMA_CROSSOVER_BPS] = ema_cross(&self.ema_f, &self.ema_s, self.ema_slow)
+            out[F_RSI] = rsi_value(&self.rsi)
+            out[F_BOLLINGER_POSITION] = (0.5 * moments_zscore(&self.boll_m, self.prev_close - self.boll_anchor, 1)
+                                         if self.boll_m.count == self.boll_m.cap else NAN)
+            out[F_MOMENTUM_SHORT_BPS] = self._momentum(self.momentum_short)
+            out[F_MOMENTUM_LONG_BPS] = self._momentum(self.momentum_long)
         else:
-            out[j] = out[j + 1] = out[j + 2] = out[j + 3] = out[j + 4] = NAN
-        j += 5
+            out[F_EMA_CROSSOVER_BPS] = out[F_RSI] = out[F_BOLLINGER_POSITION] = NAN
+            out[F_MOMENTUM_SHORT_BPS] = out[F_MOMENTUM_LONG_BPS] = NAN
         # ---- activity
         s = ring_totals(&self.aring, 1, tt)
         if self._engine_warm(1):
-            out[j] = s[A_COUNT] / self.Hs[1]
-            out[j + 1] = s[A_BOOK] / self.Hs[1]
-            out[j + 2] = s[A_LEVELS] / self.Hs[1]
+            out[F_MESSAGE_RATE_H1] = s[A_COUNT] / self.Hs[1]
+            out[F_BOOK_UPDATE_RATE_H1] = s[A_BOOK] / self.Hs[1]
+            out[F_LEVEL_UPDATE_RATE_H1] = s[A_LEVELS] / self.Hs[1]
         else:
-            out[j] = out[j + 1] = out[j + 2] = NAN
-        out[j + 3] = self.last_latency
+            out[F_MESSAGE_RATE_H1] = out[F_BOOK_UPDATE_RATE_H1] = out[F_LEVEL_UPDATE_RATE_H1] = NAN
+        out[F_FEED_LATENCY_MS] = self.last_latency
         s = ring_totals(&self.aring, 2, tt)
-        out[j + 4] = s[A_LAT] / s[A_LATN] if self._engine_warm(2) and s[A_LATN] > 0.5 else NAN
-        out[j + 5] = (self.now - self.last_book_t) / 1e9 if self.any_book else NAN
-        j += 6
-        return j
+        out[F_FEED_LATENCY_MEAN_MS_H2] = s[A_LAT] / s[A_LATN] if self._engine_warm(2) and s[A_LATN] > 0.5 else NAN
+        out[F_TIME_SINCE_BOOK_S] = (self.now - self.last_book_t) / 1e9 if self.any_book else NAN
 
     cdef inline double _momentum(self, Py_ssize_t n) noexcept nogil:
         cdef Py_ssize_t size = self.momentum_long + 1, last, back
@@ -1289,15 +1273,9 @@ cdef class FeatureKernel:
         self._extract(&v, &out[0])
 
     def slots_written(self):
-        """How many slots ``_extract`` writes (a consistency check against the registry)."""
-        cdef double buf[N_FEATURES + 8]
-        cdef BookView v
-        memset(&v, 0, sizeof(v))
-        cdef Side empty
-        memset(&empty, 0, sizeof(empty))
-        v.bid = &empty
-        v.ask = &empty
-        return self._extract(&v, buf)
+        """How many slots ``_extract`` writes: N_FEATURES of the slot header this build was compiled
+        with (the engine compares it with the registry, which catches a build older than the registry)."""
+        return N_FEATURES
 
     # ---------------------------------------------------------------- batch driver
     def transform_into(self, OrderBook book not None, tape, Py_ssize_t start, Py_ssize_t stop,

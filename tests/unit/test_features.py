@@ -28,7 +28,9 @@ from ofi.data.tape import KIND_TRADE, frames_to_tape, message_starts
 from ofi.errors import InvalidInputError, OfiError, SequenceGapError
 from ofi.features import FeatureConfig, FeatureEngine, feature_names, feature_specs
 from ofi.features import indicators as ind
-from ofi.features.registry import markdown_table
+from ofi._core.features import N_FEATURE_SLOTS
+from ofi.features import registry
+from ofi.features.registry import FeatureSpec, markdown_table, slot_header
 
 S = 1_000_000_000           # ns per second
 MS = 1_000_000              # ns per millisecond
@@ -136,6 +138,72 @@ def test_names_follow_the_configuration():
 def test_docs_features_md_is_the_generated_table():
     text = (ROOT / "docs" / "features.md").read_text(encoding="utf-8")
     assert text == markdown_table(), "docs/features.md is stale: python -m ofi.features.registry > docs/features.md"
+
+
+# ============================================================================ slots (the kernel's side)
+def test_feature_slots_pxd_is_the_generated_header():
+    # the kernel writes out[F_<SLOT>] with the indices of this header: committed, it must be the
+    # registry's current output, so the compiled vector and the registry's order cannot drift apart
+    text = (ROOT / "ofi" / "_core" / "feature_slots.pxd").read_text(encoding="utf-8")
+    assert text == slot_header(), ("ofi/_core/feature_slots.pxd is stale: "
+                                   "python -m ofi.features --slots > ofi/_core/feature_slots.pxd, then rebuild")
+    out = subprocess.run([sys.executable, "-m", "ofi.features", "--slots"], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert out.stdout == text
+    assert "    F_MID_PRICE = 0\n" in text and f"    N_FEATURES = {N_FEATURE_SLOTS}\n" in text
+    # bid and ask depths alternate: member i of DEPTH_BID_K is F_DEPTH_BID_K1 + 2 i
+    assert "    N_DEPTH_BID_K = 3\n    DEPTH_BID_K_STRIDE = 2\n" in text
+    assert "    N_OFI_H = 4\n" in text and "N_OFI_H_STRIDE" not in text
+
+
+def test_slot_ids_are_unique_and_the_same_for_every_configuration():
+    slots = [s.slot for s in feature_specs()]
+    assert len(slots) == len(set(slots)) == N_FEATURE_SLOTS
+    for cfg in (small(), small(orderbook_levels=5, momentum_short=3, rsi_period=7),
+                FeatureConfig(horizons=(0.5, 30.0, 120.0, 3600.0))):
+        assert [s.slot for s in feature_specs(cfg)] == slots
+        assert feature_names(cfg) != feature_names()
+    assert slots[:4] == ["MID_PRICE", "SPREAD_TICKS", "SPREAD_BPS", "MICROPRICE_OFFSET_BPS"]
+    by_name = {s.name: s.slot for s in feature_specs()}
+    assert by_name["ofi_zscore_1s"] == "OFI_ZSCORE_H0" and by_name["depth_imbalance_5"] == "DEPTH_IMBALANCE_K2"
+    assert by_name["momentum_10_bps"] == "MOMENTUM_SHORT_BPS"
+
+
+@pytest.mark.parametrize("slots, match", [
+    (["A_H0", "A_H0"], "more than one feature"),
+    (["MID_price"], "upper-case"),
+    (["A_H0", "B", "A_H1", "A_H2", "C", "D", "A_H3"], "evenly spaced"),     # strides 2, 1, 3
+    (["A_K1", "A_K3"], "consecutive"),
+])
+def test_slot_header_refuses_a_registry_the_kernel_could_not_follow(monkeypatch, slots, match):
+    specs = [FeatureSpec(name=s.lower(), family="book shape", unit="", definition="", warmup="", slot=s)
+             for s in slots]
+    monkeypatch.setattr(registry, "feature_specs", lambda config=None: specs)
+    with pytest.raises(RuntimeError, match=match):
+        slot_header()
+
+
+def test_the_kernel_writes_every_slot():
+    # named slots have no running count to check: a slot that _extract forgot would keep whatever
+    # the caller's buffer held, so fill it with a sentinel and look after every kind of event
+    f = Feed()
+    sentinel = -123456.75
+    out = np.empty(N_FEATURE_SLOTS)
+
+    def check():
+        out.fill(sentinel)
+        f.engine._k.extract_into(f.book, out)
+        assert not (out == sentinel).any(), [f.engine.names[i] for i in np.flatnonzero(out == sentinel)]
+
+    check()                                                     # nothing seen, empty book
+    f.snapshot(at(0), [(1000, 2.0), (999, 1.0), (998, 3.0)], [(1002, 1.0), (1003, 2.0), (1004, 1.0)])
+    check()
+    for k in range(1, 60):
+        f.trade(at(0.1 * k), 1 if k % 3 else -1, 0.5 + k % 4, 1000 + k % 5, lat=2 * MS)
+        f.delta(at(0.1 * k + 0.05), [(1000, 1.0 + k % 3)], [(1002, 2.0 + k % 2)], lat=MS)
+        check()
+    f.delta(at(6.5), [(1000, 0.0), (999, 0.0), (998, 0.0)])    # one side empty: the book is not valid
+    check()
 
 
 def test_mapping_values_equal_the_array():
