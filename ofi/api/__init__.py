@@ -1,15 +1,13 @@
-"""Bybit V5 connectivity: the REST client (``requests``) and the websocket stream
-(``websocket-client``). Imported lazily so that ``import ofi`` needs neither library."""
+"""Compatibility path of the Bybit clients: ``ofi.api.BybitClient`` and ``ofi.api.BybitStream`` are
+:mod:`ofi.venues.bybit`'s. Imported lazily so that ``import ofi`` needs neither ``requests`` nor
+``websocket-client``."""
 from __future__ import annotations
 
 __all__ = ["BybitClient", "BybitStream"]
 
 
 def __getattr__(name: str):
-    if name == "BybitClient":
-        from ofi.api.rest import BybitClient
-        return BybitClient
-    if name == "BybitStream":
-        from ofi.api.stream import BybitStream
-        return BybitStream
+    if name in __all__:
+        from ofi.venues import bybit
+        return getattr(bybit, name)
     raise AttributeError(f"module 'ofi.api' has no attribute {name!r}")
