@@ -10,8 +10,8 @@ cimport numpy as cnp
 
 from ofi._core.book cimport (OrderBook, LevelSrc, MsgMeta, tape_message, tape_message_lazy, st_fatal, ST_APPLIED,
                              ST_IGNORED, ST_MALFORMED)
-from ofi._core.decode cimport TapeRow, KIND_BOOK
-from ofi._core.decode import TAPE_DTYPE
+from ofi._core.events cimport TapeRow, KIND_BOOK
+from ofi._core.events import TAPE_DTYPE
 from ofi.errors import InvalidInputError
 
 cnp.import_array()

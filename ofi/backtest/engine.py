@@ -48,10 +48,10 @@ import numpy as np
 from ofi._core.backtest import EventLoop
 from ofi._core.book import OrderBook
 from ofi.backtest.latency import as_latency
-from ofi._core.decode import TAPE_DTYPE, TAPE_FLAG_BEGIN as FLAG_BEGIN, TAPE_KIND_BOOK as KIND_BOOK, TAPE_KIND_TRADE as KIND_TRADE
+from ofi._core.events import TAPE_DTYPE, TAPE_FLAG_BEGIN as FLAG_BEGIN, TAPE_KIND_BOOK as KIND_BOOK, TAPE_KIND_TRADE as KIND_TRADE
 from ofi.validation import check_tape as _check_tape
 from ofi.errors import InvalidInputError
-from ofi._core.decode import Trade
+from ofi._core.events import Trade
 from ofi.metrics.trading import TradingMetrics, markouts
 from ofi.validation import NS_PER_DAY
 from ofi.validation import positive_int

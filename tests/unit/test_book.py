@@ -14,6 +14,7 @@ import pytest
 
 from ofi import InstrumentSpec, OrderBook
 from ofi.errors import BookIntegrityError, InvalidInputError, OfiError, SequenceGapError
+from ofi.venues.bybit.snapshot import book_from_rest
 
 from support import TS, frame  # noqa: E402
 
@@ -686,7 +687,7 @@ def test_large_crossing_delta_rolls_back_completely():
     assert b.bids()[:, 1].tolist() == [3.0] * 10_000
 
 
-# ----------------------------------------------------------------------------- from_rest, copy, clear
+# ----------------------------------------------------------------------------- book_from_rest (Bybit REST), copy, clear
 
 REST_RESULT = {"s": "BTCUSDT", "a": [["65557.7", "16.606555"], ["65558.0", "1"]],
                "b": [["65485.47", "47.081829"], ["65485.00", "0.5"]],
@@ -700,7 +701,7 @@ REST_ENVELOPE = {"retCode": 0, "retMsg": "OK", "result": REST_RESULT, "retExtInf
     ids=["envelope", "result", "envelope-json", "result-json", "envelope-bytes"],
 )
 def test_from_rest(payload):
-    b = OrderBook.from_rest(payload, tick_size="0.01")
+    b = book_from_rest(payload, tick_size="0.01")
     assert isinstance(b, OrderBook) and b.symbol == "BTCUSDT"
     assert levels(b) == ([[65485.47, 47.081829], [65485.0, 0.5]], [[65557.7, 16.606555], [65558.0, 1.0]])
     assert b.best_bid_ticks() == 6548547
@@ -709,7 +710,7 @@ def test_from_rest(payload):
 
 
 def test_from_rest_then_deltas_continue_the_sequence():
-    b = OrderBook.from_rest(REST_ENVELOPE, tick_size="0.01")
+    b = book_from_rest(REST_ENVELOPE, tick_size="0.01")
     assert b.apply_levels(*arr([6548548], [1.0]), *arr([], []), update_id=230705)
     assert b.best_bid() == 65485.48
     with pytest.raises(SequenceGapError):
@@ -718,14 +719,14 @@ def test_from_rest_then_deltas_continue_the_sequence():
 
 def test_from_rest_rejects():
     with pytest.raises(OfiError):
-        OrderBook.from_rest({"retCode": 10001, "retMsg": "Not supported symbols", "result": {}}, tick_size="0.01")
+        book_from_rest({"retCode": 10001, "retMsg": "Not supported symbols", "result": {}}, tick_size="0.01")
     with pytest.raises(InvalidInputError):
-        OrderBook.from_rest({"result": {"s": "BTCUSDT", "b": [["1.005", "1"]], "a": [], "u": 1, "ts": 1}},
-                            tick_size="0.01")
+        book_from_rest({"result": {"s": "BTCUSDT", "b": [["1.005", "1"]], "a": [], "u": 1, "ts": 1}},
+                       tick_size="0.01")
     with pytest.raises(InvalidInputError):
-        OrderBook.from_rest("not json", tick_size="0.01")
+        book_from_rest("not json", tick_size="0.01")
     with pytest.raises(InvalidInputError):
-        OrderBook.from_rest(REST_ENVELOPE, tick_size="0.01", symbol="ETHUSDT")
+        book_from_rest(REST_ENVELOPE, tick_size="0.01", symbol="ETHUSDT")
 
 
 def test_copy_is_independent(book):
