@@ -104,6 +104,7 @@ cdef class OrderBook:
     cdef int apply_message(self, LevelSrc* src, MsgMeta* meta) noexcept nogil
     cdef int raise_status(self, int status, MsgMeta* meta) except -1
     cdef int _levels_lazy(self, LevelSrc* src, Py_ssize_t* nu) noexcept nogil
+    cdef bint _settle_lazy(self, LevelSrc* src) noexcept nogil
     cdef int _build_snapshot(self, LevelSrc* src) noexcept nogil
     cdef int _rebuild_side(self, int sidx, LevelSrc* src) noexcept nogil
     cdef double _mid(self) noexcept

@@ -568,17 +568,27 @@ cdef class OrderBook:
         if meta.has_u and meta.u == 1:
             meta.snapshot = True            # u == 1: the venue's book service restarted (Bybit)
         if not meta.snapshot:
+            # The sequence gate. A lazy tape message's rows are checked first (_settle_lazy), so a
+            # malformed one changes nothing, not even a counter.
             if not self._has_snapshot:
+                if not self._settle_lazy(src):
+                    return ST_MALFORMED
                 self.rejected += 1
                 return ST_NO_SNAPSHOT
             if self._stale:
+                if not self._settle_lazy(src):
+                    return ST_MALFORMED
                 self.rejected += 1
                 return ST_STALE
             if meta.has_u:
                 if meta.u <= self.update_id:
+                    if not self._settle_lazy(src):
+                        return ST_MALFORMED
                     self.ignored += 1
                     return ST_IGNORED
                 if self.strict_sequence and meta.u != self.update_id + 1:
+                    if not self._settle_lazy(src):
+                        return ST_MALFORMED
                     self._stale = True
                     self.gaps += 1
                     self.rejected += 1
@@ -619,8 +629,9 @@ cdef class OrderBook:
                 while i >= 0:       # capacity never shrinks, so restoring cannot fail
                     side_set(&self.sides[self.undo[i].sidx], self.undo[i].key, self.undo[i].old_size, &old)
                     i -= 1
-                if st != ST_MALFORMED:      # not a message at all: the caller raises
-                    self.rejected += 1
+                if st == ST_MALFORMED or not self._settle_lazy(src):
+                    return ST_MALFORMED     # not a message at all: the caller raises
+                self.rejected += 1
                 if st == ST_CROSSED:
                     self._stale = True
                 return st
@@ -699,6 +710,20 @@ cdef class OrderBook:
                 src.n = i
                 src.lazy = False
                 return ST_APPLIED
+
+    cdef bint _settle_lazy(self, LevelSrc* src) noexcept nogil:
+        """Before a lazy tape message is counted as refused (sequence gate, rolled back): find and
+        check its END row as ``tape_message`` does. False if its rows do not form a book message;
+        otherwise src.n becomes its length and src.lazy is cleared. True at once for other sources."""
+        cdef LevelSrc whole
+        cdef MsgMeta unused
+        if not src.lazy:
+            return True
+        if tape_message(<const TapeRow*>src.base, src.n, 0, &whole, &unused) < 0:
+            return False
+        src.n = whole.n
+        src.lazy = False
+        return True
 
     cdef int _build_snapshot(self, LevelSrc* src) noexcept nogil:
         """Fill the spare sides from src (any order, zero sizes dropped, last duplicate wins)."""
