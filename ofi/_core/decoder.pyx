@@ -20,6 +20,7 @@ from libc.stdlib cimport malloc, realloc, free
 from libc.stdint cimport int64_t
 
 import json
+import reprlib
 
 import numpy as np
 cimport numpy as cnp
@@ -465,7 +466,8 @@ cdef class FrameDecoder:
         cdef int64_t ticks
         cdef double q
         if not isinstance(price, str) or not isinstance(size, str):
-            raise InvalidInputError(f"a level must be a pair of decimal strings, got [{price!r}, {size!r}]")
+            raise InvalidInputError(f"a level must be a pair of decimal strings, got "
+                                    f"[{reprlib.repr(price)}, {reprlib.repr(size)}]")  # bounded: any depth
         pb = price.encode()
         qb = size.encode()
         self.owner = (pb, qb)   # an error keeps buf pointing into these bytes
