@@ -6,7 +6,7 @@ from libc.stdint cimport int64_t
 
 from ofi._core.decimal cimport TickGrid
 from ofi._core.events cimport Level
-from ofi._core.jsonscan cimport Scanner, Span
+from ofi._core.jsonscan cimport Scanner, Span, fail, ERR_NOMEM, F_NONE
 
 # What a frame is.
 cdef enum:
@@ -65,9 +65,7 @@ cdef class FrameDecoder:
     @cython.final
     cdef int reserve_levels(self, Py_ssize_t need) noexcept nogil
     @cython.final
-    cdef int push_level(self, Scanner* s, int64_t ticks, double size, int side) noexcept nogil
-    @cython.final
-    cdef TradeRec* next_trade(self, Scanner* s) noexcept nogil
+    cdef int reserve_trades(self, Py_ssize_t need) noexcept nogil
     @cython.final
     cdef int raise_scan_error(self, Scanner* s) except -1
     @cython.final
@@ -88,3 +86,37 @@ cdef class FrameDecoder:
     # A field id's name in messages, and the text of a venue's own error codes (>= ERR_VENUE).
     cdef str field_name(self, int field)
     cdef str error_message(self, int code, str field, str where)
+
+
+# Called by a venue's scan_frame for every level and trade: inline functions here, not methods (a
+# method of another module is an indirect call; only growing the scratch array is one).
+
+cdef inline int push_level(FrameDecoder d, Scanner* s, int64_t ticks, double size, int side) noexcept nogil:
+    """Append a level to the book message being decoded; -1 (ERR_NOMEM) if memory runs out."""
+    cdef Py_ssize_t k = d.msg.n_levels
+    if k == d.levels_cap and d.reserve_levels(k + 1) < 0:
+        return fail(s, ERR_NOMEM, F_NONE)
+    d.levels[k].price_ticks = ticks
+    d.levels[k].size = size
+    d.levels[k].side = side
+    d.msg.n_levels = k + 1
+    return 0
+
+
+cdef inline TradeRec* next_trade(FrameDecoder d, Scanner* s) noexcept nogil:
+    """The record after the decoded trades (seq -1, no symbol or id, no flags) for the venue to fill
+    and count (``d.msg.n_trades += 1``); NULL (ERR_NOMEM) if memory runs out."""
+    cdef Py_ssize_t k = d.msg.n_trades
+    cdef TradeRec* t
+    if k == d.trades_cap and d.reserve_trades(k + 1) < 0:
+        fail(s, ERR_NOMEM, F_NONE)
+        return NULL
+    t = &d.trades[k]
+    t.seq = -1
+    t.block = 0
+    t.rpi = 0
+    t.symbol.off = 0
+    t.symbol.len = 0
+    t.trade_id.off = 0
+    t.trade_id.len = 0
+    return t

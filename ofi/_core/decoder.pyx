@@ -53,7 +53,7 @@ _FIELD_NAMES = {F_NONE: "frame", F_PRICE: "price", F_SIZE: "size", F_LEVEL: "boo
 # ---- the default decoder ----------------------------------------------------------------------------
 
 _default_factory = None
-_shared = {}
+cdef dict _shared = {}          # factory -> {tick size key -> decoder}
 
 
 def set_default_decoder(factory):
@@ -94,23 +94,24 @@ def default_decoder(tick_size, *, bint shared=False):
     InvalidInputError
         No default decoder is registered, or the tick size is invalid.
     """
-    if _default_factory is None:
-        raise InvalidInputError("no default frame decoder is registered: `import ofi` registers Bybit's, or "
-                                "call ofi._core.decoder.set_default_decoder(factory)")
     if shared:
-        return shared_decoder(_default_factory, tick_size)
-    return new_decoder(_default_factory, tick_size)
+        return _shared_default_decoder(tick_size)
+    return new_decoder(_registered_factory(), tick_size)
 
 
-def shared_decoder(factory, tick_size):
+cpdef FrameDecoder shared_decoder(object factory, object tick_size):
     """One decoder per factory and tick size, shared by its callers (decoders hold only scratch
     space, filled and read within one call; do not share one between threads)."""
-    key = (factory, repr(tick_size) if isinstance(tick_size, float) else str(tick_size))
-    dec = _shared.get(key)
+    cdef dict per_tick = _shared.get(factory)
+    if per_tick is None:
+        per_tick = _shared[factory] = {}
+    key = tick_size if type(tick_size) is str else (repr(tick_size) if isinstance(tick_size, float)
+                                                    else str(tick_size))
+    dec = per_tick.get(key)
     if dec is None:
-        if len(_shared) > 256:
-            _shared.clear()
-        dec = _shared[key] = new_decoder(factory, tick_size)
+        if len(per_tick) > 256:
+            per_tick.clear()
+        dec = per_tick[key] = new_decoder(factory, tick_size)
     return dec
 
 
@@ -122,8 +123,15 @@ cpdef FrameDecoder new_decoder(object factory, object tick_size):
     return dec
 
 
-def _shared_default_decoder(tick_size):
-    return default_decoder(tick_size, shared=True)
+cdef object _registered_factory():
+    if _default_factory is None:
+        raise InvalidInputError("no default frame decoder is registered: `import ofi` registers Bybit's, or "
+                                "call ofi._core.decoder.set_default_decoder(factory)")
+    return _default_factory
+
+
+cdef object _shared_default_decoder(object tick_size):
+    return shared_decoder(_registered_factory(), tick_size)
 
 
 bind_trade_decoder(_shared_default_decoder)
@@ -335,39 +343,20 @@ cdef class FrameDecoder:
         self.levels_cap = cap
         return 0
 
-    cdef int push_level(self, Scanner* s, int64_t ticks, double size, int side) noexcept nogil:
-        """Append a level of the book message being decoded."""
-        cdef Py_ssize_t k = self.msg.n_levels
-        if self.reserve_levels(k + 1) < 0:
-            return fail(s, ERR_NOMEM, F_NONE)
-        self.levels[k].price_ticks = ticks
-        self.levels[k].size = size
-        self.levels[k].side = side
-        self.msg.n_levels = k + 1
-        return 0
-
-    cdef TradeRec* next_trade(self, Scanner* s) noexcept nogil:
-        """The record after the decoded trades (seq -1, no symbol, no flags), for the venue to fill
-        and count (``self.msg.n_trades += 1``); NULL if memory runs out."""
-        cdef Py_ssize_t k = self.msg.n_trades
+    cdef int reserve_trades(self, Py_ssize_t need) noexcept nogil:
+        """Room for ``need`` trades in the scratch array; -1 if memory runs out."""
+        cdef Py_ssize_t cap = self.trades_cap
         cdef TradeRec* grown
-        cdef TradeRec* t
-        if k == self.trades_cap:
-            grown = <TradeRec*>realloc(self.trades, 2 * self.trades_cap * sizeof(TradeRec))
-            if grown == NULL:
-                fail(s, ERR_NOMEM, F_NONE)
-                return NULL
-            self.trades = grown
-            self.trades_cap *= 2
-        t = &self.trades[k]
-        t.seq = -1
-        t.block = 0
-        t.rpi = 0
-        t.symbol.off = 0
-        t.symbol.len = 0
-        t.trade_id.off = 0
-        t.trade_id.len = 0
-        return t
+        if need <= cap:
+            return 0
+        while cap < need:
+            cap *= 2
+        grown = <TradeRec*>realloc(self.trades, cap * sizeof(TradeRec))
+        if grown == NULL:
+            return -1
+        self.trades = grown
+        self.trades_cap = cap
+        return 0
 
     cdef list make_trades(self, int64_t ts_local):
         cdef Py_ssize_t i

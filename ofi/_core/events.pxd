@@ -49,5 +49,7 @@ cdef class Trade:
 
 
 # Trade.from_frame decodes with the default frame decoder, which lives above this module
-# (ofi._core.decoder); the decoder module hands its lookup down here when it is imported.
-cdef void bind_trade_decoder(object shared_default_decoder) noexcept
+# (ofi._core.decoder); the decoder module hands its lookup (tick size -> the shared default
+# decoder) down here when it is imported.
+ctypedef object (*DecoderLookup)(object tick_size)
+cdef void bind_trade_decoder(DecoderLookup lookup) noexcept

@@ -11,13 +11,13 @@ import numpy as np
 
 from ofi.errors import InvalidInputError
 
-# Set by ofi._core.decoder (tick_size -> its shared default decoder); see bind_trade_decoder.
-cdef object _shared_default_decoder = None
+# Set by ofi._core.decoder when it is imported; see events.pxd.
+cdef DecoderLookup _trade_decoder = NULL
 
 
-cdef void bind_trade_decoder(object shared_default_decoder) noexcept:
-    global _shared_default_decoder
-    _shared_default_decoder = shared_default_decoder
+cdef void bind_trade_decoder(DecoderLookup lookup) noexcept:
+    global _trade_decoder
+    _trade_decoder = lookup
 
 
 cdef class Trade:
@@ -85,9 +85,9 @@ cdef class Trade:
         InvalidInputError
             Malformed frame, price off the tick grid, or not a trade frame.
         """
-        if _shared_default_decoder is None:  # pragma: no cover - ofi._core imports the decoder module
+        if _trade_decoder == NULL:  # pragma: no cover - ofi._core imports the decoder module
             raise InvalidInputError("Trade.from_frame needs ofi._core.decoder (import ofi)")
-        return _shared_default_decoder(tick_size).decode_trades(raw, ts_local)
+        return _trade_decoder(tick_size).decode_trades(raw, ts_local)
 
     def _key(self):
         return (self.symbol, self.price, self.size, self.side, self.ts_exch, self.trade_id, self.price_ticks,

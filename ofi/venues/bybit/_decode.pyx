@@ -10,7 +10,8 @@ cimport cython
 from libc.stdint cimport int64_t
 
 from ofi._core.decimal cimport decimal_price, decimal_size
-from ofi._core.decoder cimport FrameDecoder, TradeRec, FRAME_BOOK, FRAME_TRADE, FRAME_CONTROL, FRAME_OTHER
+from ofi._core.decoder cimport (FrameDecoder, TradeRec, push_level, next_trade, FRAME_BOOK, FRAME_TRADE, FRAME_CONTROL,
+                               FRAME_OTHER)
 from ofi._core.jsonscan cimport (
     Scanner, Span, fail, skip_ws, expect, span_is, span_starts, scan_string, scan_int, scan_ms, scan_bool,
     skip_value, open_object, open_array, members_first, members_next, elements_first, elements_next,
@@ -272,7 +273,7 @@ cdef class BybitDecoder(FrameDecoder):
                 return -1
             if decimal_size(s, qs, &size) < 0:
                 return -1
-            if self.push_level(s, ticks, size, side) < 0:
+            if push_level(self, s, ticks, size, side) < 0:
                 return -1
             rc = elements_next(s, F_LEVEL)
         return rc
@@ -294,7 +295,7 @@ cdef class BybitDecoder(FrameDecoder):
         cdef int have = 0
         cdef int64_t ms
         cdef const unsigned char* p = s.p
-        cdef TradeRec* t = self.next_trade(s)
+        cdef TradeRec* t = next_trade(self, s)
         if t == NULL:
             return -1
         ps.off = 0
