@@ -58,9 +58,7 @@ import numpy as np
 import requests
 
 from ofi._core.book import OrderBook
-from ofi._core.decoder import FrameDecoder
-from ofi._core.events import Trade
-from ofi.venues.bybit.snapshot import book_from_rest
+from ofi._core.decode import FrameDecoder, Trade
 from ofi.api.signing import DEFAULT_RECV_WINDOW_MS, Credentials, Secret, json_body, query_string
 from ofi.errors import (
     AuthenticationError,
@@ -1078,13 +1076,13 @@ class BybitClient:
             raise ExchangeError("/v5/market/orderbook: the response has no result object",
                                 endpoint="/v5/market/orderbook")
         if spec is not None:
-            return book_from_rest(result, spec=spec, symbol=symbol)
+            return OrderBook.from_rest(result, spec=spec, symbol=symbol)
         try:
-            return book_from_rest(result, spec=self.get_instrument(symbol, category), symbol=symbol)
+            return OrderBook.from_rest(result, spec=self.get_instrument(symbol, category), symbol=symbol)
         except InvalidInputError:
             # The cached tick may be stale (Bybit changes ticks; bybit-v5.md 6.3): refresh it once.
-            return book_from_rest(result, spec=self.get_instrument(symbol, category, refresh=True),
-                                  symbol=symbol)
+            return OrderBook.from_rest(result, spec=self.get_instrument(symbol, category, refresh=True),
+                                       symbol=symbol)
 
     def get_trades(
         self, symbol: str, limit: int | None = None, category: Category = "linear", *,

@@ -48,7 +48,7 @@ from types import TracebackType
 from typing import Any
 
 from ofi._core.book import OrderBook
-from ofi.venues.bybit._decode import decoder_for
+from ofi._core.decode import decoder_for
 from ofi.api import events as _events
 from ofi.api.events import (
     BookUpdate,

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ofi.venues.bybit._decode import BybitDecoder as FrameDecoder
+from ofi._core.decode import FrameDecoder
 from ofi.data.tape import (FLAG_BEGIN, FLAG_END, FLAG_RPI, FLAG_SNAPSHOT, KIND_BOOK, KIND_TRADE, TAPE_DTYPE,
                            empty_tape)
 from ofi._progress import Progress, Reporter as _Reporter
