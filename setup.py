@@ -32,11 +32,17 @@ else:
     # inlined into a streaming class and into a batch loop rounds identically everywhere.
     COMPILE_ARGS = (["-O0", "-g"] if DEBUG else ["-O3", "-fno-trapping-math"]) + ["-ffp-contract=off"]
 
-# Every .pyx in ofi/_core must be listed here (tests/unit/test_build.py checks it).
-MODULES = ["decode", "book", "replay", "rolling", "flow", "vpin", "impact", "features", "trees", "linear", "strategy", "backtest"]
+# Every .pyx under ofi/ must be listed here (tests/unit/test_build.py checks it): the core's kernels,
+# then each venue's compiled frame decoder.
+MODULES = [
+    "ofi._core.events", "ofi._core.decoder", "ofi._core.book", "ofi._core.replay", "ofi._core.rolling",
+    "ofi._core.flow", "ofi._core.vpin", "ofi._core.impact", "ofi._core.features", "ofi._core.trees",
+    "ofi._core.linear", "ofi._core.strategy", "ofi._core.backtest",
+    "ofi.venues.bybit._decode",
+]
 
 # Kernels with OpenMP loops (prange): parallel where the compiler has OpenMP, serial otherwise.
-OPENMP = {"trees"}
+OPENMP = {"ofi._core.trees"}
 if sys.platform == "win32":
     OPENMP_ARGS, OPENMP_LINK = ["/openmp"], []
 elif sys.platform == "darwin":
@@ -44,19 +50,19 @@ elif sys.platform == "darwin":
 else:
     OPENMP_ARGS, OPENMP_LINK = ["-fopenmp"], ["-fopenmp"]
 
-ONLY = [m for m in os.environ.get("OFI_BUILD_ONLY", "").split(",") if m]
+ONLY = [m for m in os.environ.get("OFI_BUILD_ONLY", "").split(",") if m]   # last parts: "book,_decode"
 
 EXTENSIONS = [
     Extension(
-        f"ofi._core.{name}",
-        [f"ofi/_core/{name}.pyx"],
+        name,
+        [name.replace(".", "/") + ".pyx"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=COMPILE_ARGS + (OPENMP_ARGS if name in OPENMP else []),
         extra_link_args=OPENMP_LINK if name in OPENMP else [],
     )
     for name in MODULES
-    if not ONLY or name in ONLY
+    if not ONLY or name.rsplit(".", 1)[-1] in ONLY
 ]
 
 setup(

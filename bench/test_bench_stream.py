@@ -281,7 +281,7 @@ def test_loopback_pybit(benchmark, data):
 @pytest.mark.benchmark(group=GROUP_HANDLER)
 def test_handler_floor(benchmark, data):
     from ofi import OrderBook
-    from ofi._core.decode import decoder_for
+    from ofi.venues.bybit._decode import decoder_for
 
     dec = decoder_for(TICK)
     kinds = [f.kind == "book" for f in data.frames]

@@ -10,7 +10,8 @@ from typing import Any, Union
 
 import numpy as np
 
-from ofi._core.decode import Trade, decoder_for
+from ofi._core.decoder import default_decoder
+from ofi._core.events import Trade
 from ofi.errors import InvalidInputError
 
 __all__ = ["Trade", "BookFrame", "TradeFrame", "ControlFrame", "decode_frame", "Frame"]
@@ -81,15 +82,14 @@ def decode_frame(raw: str | bytes, tick_size: Any, *, ts_local: int = 0) -> Fram
         Malformed JSON, a price off the tick grid, a missing required field, or a topic the
         decoder does not support (tickers, kline, liquidations: the message names it).
     """
-    out = decoder_for(tick_size).decode(raw, ts_local)
+    out = default_decoder(tick_size, shared=True).decode(raw, ts_local)
     kind = out[0]
     if kind == "book":
-        _, topic, symbol, snapshot, u, seq, ts_ms, cts_ms, bt, bs, at, as_ = out
-        return BookFrame(topic, symbol, bool(snapshot or u == 1), u, seq, ts_ms * 1_000_000,
-                         cts_ms * 1_000_000 if cts_ms >= 0 else 0, bt, bs, at, as_)
+        _, topic, symbol, snapshot, u, seq, ts_exch, cts, bt, bs, at, as_ = out
+        return BookFrame(topic, symbol, bool(snapshot), u, seq, ts_exch, cts if cts >= 0 else 0, bt, bs, at, as_)
     if kind == "trade":
-        _, topic, ts_ms, trades = out
-        return TradeFrame(topic, ts_ms * 1_000_000, trades)
+        _, topic, ts_exch, trades = out
+        return TradeFrame(topic, ts_exch, trades)
     obj = out[1]
     if not isinstance(obj, dict):
         raise InvalidInputError("control frame must be a JSON object")

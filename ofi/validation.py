@@ -16,7 +16,7 @@ import re
 
 import numpy as np
 
-from ofi._core.decode import TAPE_DTYPE
+from ofi._core.events import TAPE_DTYPE
 from ofi._core.rolling import duration_ns  # noqa: F401  (re-exported: one definition)
 from ofi.errors import InvalidInputError
 

@@ -32,8 +32,8 @@ import numpy as np
 cimport numpy as cnp
 
 from ofi._core.book cimport OrderBook, LevelSrc, MsgMeta, tape_message, book_quoted, ST_NOMEM
-from ofi._core.decode cimport TapeRow, KIND_BOOK, Trade
-from ofi._core.decode import TAPE_DTYPE
+from ofi._core.events cimport TapeRow, KIND_BOOK, Trade
+from ofi._core.events import TAPE_DTYPE
 from ofi._core.strategy cimport strategy_step_book, strategy_step_trade, strategy_n_books
 from ofi._core.strategy import StrategyKernel
 from ofi.errors import InvalidInputError

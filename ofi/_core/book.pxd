@@ -1,6 +1,8 @@
 cimport cython
 from libc.stdint cimport int64_t
-from ofi._core.decode cimport FrameDecoder, Level, TapeRow
+from ofi._core.decimal cimport TickGrid
+from ofi._core.decoder cimport FrameDecoder
+from ofi._core.events cimport Level, TapeRow
 
 ctypedef struct Entry:
     int64_t key
@@ -9,7 +11,7 @@ ctypedef struct Entry:
 # One side of the book: entries e[0..n) with keys strictly ascending, the best level last
 # (bids: key = price ticks, asks: key = -price ticks). The live block sits inside a larger buffer
 # with slack at both ends (a gap buffer), so an insert or delete moves whichever part of the block
-# is shorter: changes at the top of the book and at the bottom of Bybit's depth window are cheap.
+# is shorter: changes at the top of the book and at the bottom of a venue's depth window are cheap.
 ctypedef struct Side:
     Entry* buf
     Entry* e
@@ -80,12 +82,9 @@ cdef class OrderBook:
     cdef FrameDecoder dec
     cdef readonly str symbol
     cdef bytes _symbol_b
-    cdef bytes _topic_b
+    cdef bytes _channel_b         # the channel the book is bound to (its first applied frame's), or None
     cdef readonly object spec
-    cdef int64_t tick_mant
-    cdef double tick_div
-    cdef int64_t tick_limit
-    cdef int tick_scale
+    cdef TickGrid grid
     cdef readonly int64_t update_id
     cdef readonly int64_t seq
     cdef readonly int64_t ts_exch
@@ -105,15 +104,15 @@ cdef class OrderBook:
     cdef int apply_message(self, LevelSrc* src, MsgMeta* meta) noexcept nogil
     cdef int raise_status(self, int status, MsgMeta* meta) except -1
     cdef int _levels_lazy(self, LevelSrc* src, Py_ssize_t* nu) noexcept nogil
+    cdef bint _settle_lazy(self, LevelSrc* src) noexcept nogil
     cdef int _build_snapshot(self, LevelSrc* src) noexcept nogil
     cdef int _rebuild_side(self, int sidx, LevelSrc* src) noexcept nogil
-    cdef _reject_kind(self, int kind)
     cdef double _mid(self) noexcept
-    cdef int _check_new_topic(self, FrameDecoder dec) except -1
     cdef int64_t _update_id_arg(self, object update_id) except? -2
     cdef object _side_array(self, int sidx, object n)
     cdef object _apply_arrays(self, bid_ticks, bid_sizes, ask_ticks, ask_sizes, bint snapshot,
-                              int64_t update_id, int64_t ts_exch, int64_t ts_local)
+                              int64_t update_id, int64_t ts_exch, int64_t ts_local, int64_t seq=*,
+                              int64_t cts=*)
     cdef double price_of(self, int64_t ticks) noexcept nogil
 
 

@@ -1,6 +1,7 @@
-"""The L2 order book: sorted C arrays per side, integer price ticks, exact on Bybit data.
+"""The L2 order book: sorted C arrays per side, integer price ticks, exact on exchange data.
 
-Every message (a raw V5 frame, numpy arrays or a slice of a tape) goes through one kernel,
+Every message (a raw frame decoded by the book's venue decoder, numpy arrays or a slice of a tape)
+goes through one kernel,
 ``OrderBook.apply_message``: sequence gate, then the levels, then the crossed-book check,
 all or nothing. Deltas keep an undo log so a message that would cross the book, or carries a
 bad size, is rolled back; snapshots are built in spare arrays and swapped in.
@@ -11,16 +12,15 @@ from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memmove, memcpy, memcmp
 from libc.math cimport NAN, INFINITY
 
-import json
-
 import numpy as np
 cimport numpy as cnp
 
-from ofi._core.decode cimport (FrameDecoder, FrameInfo, Level, TapeRow, KIND_BOOK, FLAG_BEGIN, FLAG_END,
-                               FLAG_SNAPSHOT, ticks_to_float, ticks_sum_to_float_exact, FRAME_BOOK, FRAME_TRADE, FRAME_CONTROL,
-                               TYPE_SNAPSHOT)
-from ofi._core.decode import TAPE_DTYPE, unsupported_topic_message
-from ofi.errors import BookIntegrityError, ExchangeError, InvalidInputError, SequenceGapError
+from ofi._core.decimal cimport ticks_to_float, ticks_sum_to_float_exact
+from ofi._core.decoder cimport FrameDecoder, Decoded, FRAME_BOOK
+from ofi._core.events cimport Level, TapeRow, KIND_BOOK, FLAG_BEGIN, FLAG_END, FLAG_SNAPSHOT
+from ofi._core.decoder import default_decoder, new_decoder
+from ofi._core.events import TAPE_DTYPE
+from ofi.errors import BookIntegrityError, InvalidInputError, SequenceGapError
 from ofi.spec import InstrumentSpec
 
 cnp.import_array()
@@ -472,7 +472,7 @@ cdef object as_array(object a, int type_num, str name):
 
 
 cdef class OrderBook:
-    """A local L2 order book for one Bybit topic (e.g. ``orderbook.50.BTCUSDT``).
+    """A local L2 order book for one instrument and one book channel (e.g. Bybit's ``orderbook.50.BTCUSDT``).
 
     Parameters
     ----------
@@ -484,6 +484,11 @@ cdef class OrderBook:
         Instrument specification (tick size, quantity step).
     strict_sequence : bool, default True
         Require ``u == last_u + 1`` for every delta; with False any increasing ``u`` is accepted.
+    decoder : FrameDecoder or callable, optional
+        The venue's frame decoder for :meth:`apply_frame`: an instance for this tick size (the book
+        uses it as scratch space: one book per decoder), or a factory called with the tick size (a
+        FrameDecoder subclass). Default: ``ofi._core.decoder.default_decoder`` (Bybit V5, registered
+        by ``import ofi``).
 
     Notes
     -----
@@ -516,7 +521,7 @@ cdef class OrderBook:
             free(self.spare[i].buf)
         free(self.undo)
 
-    def __init__(self, symbol, tick_size=None, *, spec=None, bint strict_sequence=True):
+    def __init__(self, symbol, tick_size=None, *, spec=None, bint strict_sequence=True, decoder=None):
         if not isinstance(symbol, str) or not symbol:
             raise InvalidInputError(f"symbol must be a non-empty string, got {symbol!r}")
         if spec is None:
@@ -527,23 +532,31 @@ cdef class OrderBook:
             raise InvalidInputError(f"spec must be an InstrumentSpec, got {type(spec).__name__}")
         elif tick_size is not None and spec.tick_size != InstrumentSpec(symbol, tick_size).tick_size:
             raise InvalidInputError(f"tick_size={tick_size!r} disagrees with spec.tick_size={spec.tick_size}")
+        if decoder is None:
+            dec = default_decoder(spec.tick_size)
+        elif isinstance(decoder, FrameDecoder):
+            dec = decoder
+            if dec.tick_size != spec.tick_size:
+                raise InvalidInputError(f"decoder.tick_size={dec.tick_size} disagrees with the book's tick size "
+                                        f"{spec.tick_size}")
+        elif callable(decoder):
+            dec = new_decoder(decoder, spec.tick_size)
+        else:
+            raise InvalidInputError(f"decoder must be a FrameDecoder or a factory of them, got {type(decoder).__name__}")
         self.symbol = symbol
         self._symbol_b = symbol.encode()
         self.spec = spec
-        self.dec = FrameDecoder(spec.tick_size)
-        self.tick_mant = self.dec.tick_mant
-        self.tick_div = self.dec.tick_div
-        self.tick_limit = self.dec.tick_limit
-        self.tick_scale = self.dec.tick_scale
+        self.dec = dec
+        self.grid = self.dec.grid
         self.strict_sequence = strict_sequence
-        self._topic_b = None
+        self._channel_b = None
         self.update_id = -1
         self.seq = -1
 
     # ---- the kernel ------------------------------------------------------------------------------
 
     cdef double price_of(self, int64_t ticks) noexcept nogil:
-        return ticks_to_float(ticks, self.tick_mant, self.tick_div, self.tick_limit, self.tick_scale)
+        return ticks_to_float(ticks, &self.grid)
 
     cdef int apply_message(self, LevelSrc* src, MsgMeta* meta) noexcept nogil:
         """Apply one message whole or not at all; returns an ST_* status."""
@@ -553,19 +566,29 @@ cdef class OrderBook:
         cdef Side tmp
         cdef Undo* grown
         if meta.has_u and meta.u == 1:
-            meta.snapshot = True            # Bybit: u == 1 means the service restarted
+            meta.snapshot = True            # u == 1: the venue's book service restarted (Bybit)
         if not meta.snapshot:
+            # The sequence gate. A lazy tape message's rows are checked first (_settle_lazy), so a
+            # malformed one changes nothing, not even a counter.
             if not self._has_snapshot:
+                if not self._settle_lazy(src):
+                    return ST_MALFORMED
                 self.rejected += 1
                 return ST_NO_SNAPSHOT
             if self._stale:
+                if not self._settle_lazy(src):
+                    return ST_MALFORMED
                 self.rejected += 1
                 return ST_STALE
             if meta.has_u:
                 if meta.u <= self.update_id:
+                    if not self._settle_lazy(src):
+                        return ST_MALFORMED
                     self.ignored += 1
                     return ST_IGNORED
                 if self.strict_sequence and meta.u != self.update_id + 1:
+                    if not self._settle_lazy(src):
+                        return ST_MALFORMED
                     self._stale = True
                     self.gaps += 1
                     self.rejected += 1
@@ -606,8 +629,9 @@ cdef class OrderBook:
                 while i >= 0:       # capacity never shrinks, so restoring cannot fail
                     side_set(&self.sides[self.undo[i].sidx], self.undo[i].key, self.undo[i].old_size, &old)
                     i -= 1
-                if st != ST_MALFORMED:      # not a message at all: the caller raises
-                    self.rejected += 1
+                if st == ST_MALFORMED or not self._settle_lazy(src):
+                    return ST_MALFORMED     # not a message at all: the caller raises
+                self.rejected += 1
                 if st == ST_CROSSED:
                     self._stale = True
                 return st
@@ -687,6 +711,20 @@ cdef class OrderBook:
                 src.lazy = False
                 return ST_APPLIED
 
+    cdef bint _settle_lazy(self, LevelSrc* src) noexcept nogil:
+        """Before a lazy tape message is counted as refused (sequence gate, rolled back): find and
+        check its END row as ``tape_message`` does. False if its rows do not form a book message;
+        otherwise src.n becomes its length and src.lazy is cleared. True at once for other sources."""
+        cdef LevelSrc whole
+        cdef MsgMeta unused
+        if not src.lazy:
+            return True
+        if tape_message(<const TapeRow*>src.base, src.n, 0, &whole, &unused) < 0:
+            return False
+        src.n = whole.n
+        src.lazy = False
+        return True
+
     cdef int _build_snapshot(self, LevelSrc* src) noexcept nogil:
         """Fill the spare sides from src (any order, zero sizes dropped, last duplicate wins)."""
         cdef Py_ssize_t i, j, n
@@ -729,7 +767,7 @@ cdef class OrderBook:
                 if self._rebuild_side(sidx, src) < 0:
                     return ST_NOMEM
                 continue
-            if descending(sd):      # Bybit sends snapshots best first: reverse in place
+            if descending(sd):      # venues send snapshots best first (Bybit does): reverse in place
                 i = 0
                 j = n - 1
                 while i < j:
@@ -797,7 +835,7 @@ cdef class OrderBook:
     # ---- drivers ---------------------------------------------------------------------------------
 
     def apply_frame(self, raw, int64_t ts_local=0):
-        """Apply one raw Bybit V5 ``orderbook.*`` websocket frame.
+        """Apply one raw book frame of the book's venue (Bybit V5 ``orderbook.*`` by default).
 
         Parameters
         ----------
@@ -814,78 +852,53 @@ cdef class OrderBook:
         Raises
         ------
         InvalidInputError
-            Malformed frame, price off the tick grid, other symbol or topic, or not an orderbook frame.
+            Malformed frame, price off the tick grid, other symbol or channel, or not a book frame.
         SequenceGapError
             A delta that does not continue ``u``, or arrives before a snapshot or while stale.
         BookIntegrityError
             The message would cross or lock the book (rolled back, book marked stale).
         """
         cdef FrameDecoder dec = self.dec
-        cdef FrameInfo* info
+        cdef Decoded* msg
         cdef LevelSrc src
         cdef MsgMeta meta
         cdef int st
         try:
             dec.parse(raw)
+            msg = &dec.msg
+            if msg.kind != FRAME_BOOK:
+                raise InvalidInputError(dec.kind_message(FRAME_BOOK))
+            if self._channel_b is None:
+                dec.check_book_channel(self.symbol)
+            elif msg.channel.len != len(self._channel_b) or memcmp(dec.buf + msg.channel.off,
+                                                                   <const char*>self._channel_b, msg.channel.len) != 0:
+                raise InvalidInputError(
+                    f"frame topic {dec.span_str(msg.channel)!r} does not match this book's topic "
+                    f"{self._channel_b.decode()!r} (keep one book per topic)")
+            if msg.symbol.len != len(self._symbol_b) or memcmp(dec.buf + msg.symbol.off, <const char*>self._symbol_b,
+                                                               msg.symbol.len) != 0:
+                raise InvalidInputError(
+                    f"frame symbol {dec.span_str(msg.symbol)!r} does not match this book's symbol {self.symbol!r}")
         except InvalidInputError:
             self.rejected += 1
             raise
-        info = &dec.info
-        if info.kind != FRAME_BOOK:
-            self.rejected += 1
-            self._reject_kind(info.kind)
-        if self._topic_b is not None:
-            if info.topic.len != len(self._topic_b) or memcmp(dec.buf + info.topic.off, <const char*>self._topic_b,
-                                                              info.topic.len) != 0:
-                self.rejected += 1
-                raise InvalidInputError(
-                    f"frame topic {dec.span_str(info.topic)!r} does not match this book's topic "
-                    f"{self._topic_b.decode()!r} (keep one book per topic)")
-        else:
-            self._check_new_topic(dec)
-        if info.symbol.len != len(self._symbol_b) or memcmp(dec.buf + info.symbol.off, <const char*>self._symbol_b,
-                                                            info.symbol.len) != 0:
-            self.rejected += 1
-            raise InvalidInputError(
-                f"frame symbol data.s={dec.span_str(info.symbol)!r} does not match this book's symbol {self.symbol!r}")
-        level_src(dec.levels, info.n_levels, &src)
-        meta.snapshot = info.type_code == TYPE_SNAPSHOT
-        meta.has_u = True
-        meta.u = info.u
-        meta.seq = info.seq if info.has_seq else -1
-        meta.ts_exch = info.ts_ms * 1000000
-        meta.cts = info.cts_ms * 1000000 if info.has_cts else 0
+        level_src(dec.levels, msg.n_levels, &src)
+        meta.snapshot = msg.snapshot
+        meta.has_u = msg.has_update_id
+        meta.u = msg.update_id if msg.has_update_id else -1
+        meta.seq = msg.seq
+        meta.ts_exch = msg.ts_exch
+        meta.cts = msg.ts_engine if msg.ts_engine >= 0 else 0
         meta.ts_local = ts_local
         st = self.apply_message(&src, &meta)
         if st < 0:
             self.raise_status(st, &meta)
-        if self._topic_b is None and st == ST_APPLIED:
-            self._topic_b = (<const char*>dec.buf)[info.topic.off:info.topic.off + info.topic.len]
+        if self._channel_b is None and st == ST_APPLIED:
+            self._channel_b = (<const char*>dec.buf)[msg.channel.off:msg.channel.off + msg.channel.len]
         return st == ST_APPLIED
 
-    cdef int _check_new_topic(self, FrameDecoder dec) except -1:
-        """Before a book binds to its first topic: it must read orderbook.<depth>.<this symbol>."""
-        topic_b = (<const char*>dec.buf)[dec.info.topic.off:dec.info.topic.off + dec.info.topic.len]
-        parts = topic_b.split(b".")
-        depth_ok = len(parts) == 3 and (parts[1].isdigit() or parts[1] in (b"full", b"rpi"))
-        if not depth_ok or parts[2] != self._symbol_b:
-            self.rejected += 1
-            raise InvalidInputError(
-                f"frame topic {topic_b.decode('utf-8', 'replace')!r} is not orderbook.<depth>.{self.symbol} "
-                f"for this book (symbol {self.symbol!r})")
-        return 0
-
-    cdef _reject_kind(self, int kind):
-        if kind == FRAME_TRADE:
-            raise InvalidInputError(
-                f"apply_frame takes orderbook frames; got {self.dec.span_str(self.dec.info.topic)!r} "
-                f"(decode trades with Trade.from_frame)")
-        if kind == FRAME_CONTROL:
-            raise InvalidInputError("apply_frame takes orderbook frames; got a control reply (subscribe/pong)")
-        raise InvalidInputError(unsupported_topic_message(self.dec.span_str(self.dec.info.topic)))
-
     def apply_levels(self, bid_ticks, bid_sizes, ask_ticks, ask_sizes, bint snapshot=False,
-                     update_id=-1, ts_exch=0, ts_local=0):
+                     update_id=-1, ts_exch=0, ts_local=0, *, seq=-1, cts=0):
         """Apply one message given as arrays of price ticks and absolute sizes.
 
         Parameters
@@ -897,24 +910,30 @@ cdef class OrderBook:
         snapshot : bool
             Replace the whole book.
         update_id : int
-            Bybit ``u``; -1 skips the sequence check. ``u == 1`` is a reset.
+            The venue's book update id (Bybit ``u``); -1 skips the sequence check. ``u == 1`` is a reset.
         ts_exch, ts_local : int
             Exchange and local times in ns.
+        seq : int, keyword-only
+            The venue's cross sequence, kept as ``self.seq`` (-1: none).
+        cts : int, keyword-only
+            The matching engine's time in ns, kept as ``self.cts`` (0: none).
 
         Returns
         -------
         bool
             True if applied, False if ignored as a duplicate/older update id.
         """
-        cdef int64_t u, te, tl
+        cdef int64_t u, te, tl, sq, ct
         try:
             u = as_i64(update_id, "update_id", -1)
             te = as_i64(ts_exch, "ts_exch", INT64_MIN)
             tl = as_i64(ts_local, "ts_local", INT64_MIN)
+            sq = as_i64(seq, "seq", INT64_MIN)
+            ct = as_i64(cts, "cts", INT64_MIN)
         except InvalidInputError:
             self.rejected += 1
             raise
-        return self._apply_arrays(bid_ticks, bid_sizes, ask_ticks, ask_sizes, snapshot, u, te, tl)
+        return self._apply_arrays(bid_ticks, bid_sizes, ask_ticks, ask_sizes, snapshot, u, te, tl, sq, ct)
 
     def apply_delta(self, update_id, bid_ticks, bid_sizes, ask_ticks, ask_sizes):
         """``apply_levels(..., snapshot=False, update_id=update_id)`` with positional arguments only:
@@ -972,7 +991,8 @@ cdef class OrderBook:
         return nxt
 
     cdef object _apply_arrays(self, bid_ticks, bid_sizes, ask_ticks, ask_sizes, bint snapshot,
-                              int64_t update_id, int64_t ts_exch, int64_t ts_local):
+                              int64_t update_id, int64_t ts_exch, int64_t ts_local, int64_t seq=-1,
+                              int64_t cts=0):
         cdef cnp.ndarray bt, bs, at, as_
         cdef Py_ssize_t nb, na, i
         cdef const int64_t* pt
@@ -1014,82 +1034,14 @@ cdef class OrderBook:
         meta.snapshot = snapshot
         meta.has_u = update_id != -1
         meta.u = update_id
-        meta.seq = -1
+        meta.seq = seq
         meta.ts_exch = ts_exch
-        meta.cts = 0
+        meta.cts = cts
         meta.ts_local = ts_local
         st = self.apply_message(&src, &meta)
         if st < 0:
             self.raise_status(st, &meta)
         return st == ST_APPLIED
-
-    @classmethod
-    def from_rest(cls, payload, tick_size=None, *, spec=None, symbol=None):
-        """Build a book from a ``GET /v5/market/orderbook`` (or ``/v5/market/full_orderbook``) response.
-
-        Parameters
-        ----------
-        payload : dict, str or bytes
-            The whole response envelope or its ``result`` object.
-        tick_size, spec : see :class:`OrderBook`.
-        symbol : str, optional
-            Expected symbol (default: the response's ``s``).
-
-        Raises
-        ------
-        ExchangeError
-            The envelope carries a non-zero ``retCode``.
-        InvalidInputError
-            Missing fields, malformed levels, prices off the grid.
-        """
-        if isinstance(payload, (str, bytes, bytearray)):
-            try:
-                payload = json.loads(payload)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise InvalidInputError(f"payload is not valid JSON: {exc}") from None
-        if not isinstance(payload, dict):
-            raise InvalidInputError(f"payload must be a dict (the REST response), got {type(payload).__name__}")
-        result = payload
-        if "retCode" in payload:
-            if payload.get("retCode") != 0:
-                raise ExchangeError(
-                    f"Bybit error {payload.get('retCode')}: {payload.get('retMsg')!r} (/v5/market/orderbook)",
-                    ret_code=payload.get("retCode"), ret_msg=payload.get("retMsg"), endpoint="/v5/market/orderbook")
-            result = payload.get("result")
-        if not isinstance(result, dict):
-            raise InvalidInputError("payload has no 'result' object")
-        for key in ("s", "b", "a"):
-            if key not in result:
-                raise InvalidInputError(f"orderbook result lacks field {key!r}")
-        s = result["s"]
-        if symbol is not None and s != symbol:
-            raise InvalidInputError(f"response symbol {s!r} is not the requested {symbol!r}")
-        book = cls(symbol or s, tick_size, spec=spec)
-        dec = (<OrderBook>book).dec
-        levels = {}
-        cdef object side_key
-        for side_key in ["b", "a"]:
-            rows = result[side_key]
-            if not isinstance(rows, list):
-                raise InvalidInputError(f"result.{side_key} must be a list of [price, size] pairs")
-            ticks = np.empty(len(rows), dtype=np.int64)
-            sizes = np.empty(len(rows), dtype=np.float64)
-            for i, row in enumerate(rows):
-                if not (isinstance(row, (list, tuple)) and len(row) == 2):
-                    raise InvalidInputError(f"result.{side_key}[{i}] must be a [price, size] pair, got {row!r}")
-                ticks[i], sizes[i] = dec.parse_level(row[0], row[1])
-            levels[side_key] = (ticks, sizes)
-        u = result.get("u", -1)
-        if not isinstance(u, int):
-            raise InvalidInputError(f"result.u must be an integer, got {u!r}")
-        ts = result.get("ts", 0)
-        book.apply_levels(levels["b"][0], levels["b"][1], levels["a"][0], levels["a"][1], True,
-                          u if u >= 0 else -1, int(ts) * 1000000 if isinstance(ts, int) else 0, 0)
-        if isinstance(result.get("seq"), int):
-            (<OrderBook>book).seq = result["seq"]
-        if isinstance(result.get("cts"), int):
-            (<OrderBook>book).cts = result["cts"] * 1000000
-        return book
 
     # ---- reads -----------------------------------------------------------------------------------
 
@@ -1166,7 +1118,7 @@ cdef class OrderBook:
         cdef int64_t at = -self.sides[1].e[self.sides[1].n - 1].key
         if -(1LL << 62) < bt < (1LL << 62) and -(1LL << 62) < at < (1LL << 62):
             return 0.5 * self.price_of(bt + at)
-        return 0.5 * ticks_sum_to_float_exact(bt, at, self.tick_mant, self.tick_scale)
+        return 0.5 * ticks_sum_to_float_exact(bt, at, &self.grid)
 
     def microprice(self):
         """Size-weighted mid: (bid * ask_size + ask * bid_size) / (bid_size + ask_size)."""
@@ -1288,8 +1240,8 @@ cdef class OrderBook:
 
     @property
     def topic(self):
-        """The orderbook topic this book is bound to (set by the first applied frame), or None."""
-        return None if self._topic_b is None else self._topic_b.decode()
+        """The book channel (Bybit: topic) this book is bound to (set by the first applied frame), or None."""
+        return None if self._channel_b is None else self._channel_b.decode()
 
     @property
     def tick_size(self):
@@ -1309,7 +1261,8 @@ cdef class OrderBook:
 
     def copy(self):
         """An independent copy (levels, sequence state, topic and counters)."""
-        cdef OrderBook other = OrderBook(self.symbol, spec=self.spec, strict_sequence=self.strict_sequence)
+        cdef OrderBook other = OrderBook(self.symbol, spec=self.spec, strict_sequence=self.strict_sequence,
+                                         decoder=type(self.dec))
         cdef int sidx
         for sidx in range(2):
             side_reset(&other.sides[sidx])
@@ -1317,7 +1270,7 @@ cdef class OrderBook:
                 raise MemoryError()
             memcpy(other.sides[sidx].e, self.sides[sidx].e, self.sides[sidx].n * sizeof(Entry))
             other.sides[sidx].n = self.sides[sidx].n
-        other._topic_b = self._topic_b
+        other._channel_b = self._channel_b
         other.update_id = self.update_id
         other.seq = self.seq
         other.ts_exch = self.ts_exch

@@ -4,7 +4,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ofi._core.book import OrderBook
-from ofi._core.decode import Trade
+from ofi._core.events import Trade
 
 N_FEATURE_SLOTS: Final[int]  # 75: N_FEATURES of feature_slots.pxd (generated from the registry)
 

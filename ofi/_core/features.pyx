@@ -19,7 +19,7 @@ import numpy as np
 cimport numpy as cnp
 
 from ofi._core.book cimport OrderBook, Side, LevelSrc, MsgMeta, tape_message, st_fatal, book_quoted, ST_NOMEM
-from ofi._core.decode cimport TapeRow, Trade, KIND_BOOK, KIND_TRADE, FLAG_END, FLAG_BEGIN
+from ofi._core.events cimport TapeRow, Trade, KIND_BOOK, KIND_TRADE, FLAG_END, FLAG_BEGIN
 from ofi._core.rolling cimport (Moments, moments_init, moments_free, moments_reset, moments_push,
                                 moments_mean, moments_var, moments_zscore, OLS, OLSFit, ols_init,
                                 ols_free, ols_reset, ols_push, ols_fit)

@@ -4,7 +4,7 @@
 import numpy as np
 import numpy.typing as npt
 
-from ofi._core.decode import Trade
+from ofi._core.events import Trade
 
 def trade_bars(
     ts: npt.NDArray[np.int64],  # const int64_t[::1] ns, non-decreasing

@@ -22,7 +22,7 @@ from ofi._core.rolling cimport (
     Moments, moments_init, moments_free, moments_push, moments_mean,
     OLS, OLSFit, ols_init, ols_free, ols_reset, ols_push, ols_fit, ols_store,
 )
-from ofi._core.decode cimport Trade
+from ofi._core.events cimport Trade
 from ofi.errors import InvalidInputError
 
 # What the regression's y is, from consecutive prices.

@@ -8,10 +8,10 @@ from libc.string cimport memcpy
 import numpy as np
 cimport numpy as cnp
 
-from ofi._core.book cimport (OrderBook, LevelSrc, MsgMeta, tape_message, tape_message_lazy, st_fatal, ST_APPLIED,
-                             ST_IGNORED, ST_MALFORMED)
-from ofi._core.decode cimport TapeRow, KIND_BOOK
-from ofi._core.decode import TAPE_DTYPE
+from ofi._core.book cimport (OrderBook, LevelSrc, MsgMeta, tape_message_lazy, st_fatal, ST_APPLIED, ST_IGNORED,
+                             ST_MALFORMED)
+from ofi._core.events cimport TapeRow, KIND_BOOK
+from ofi._core.events import TAPE_DTYPE
 from ofi.errors import InvalidInputError
 
 cnp.import_array()
@@ -76,12 +76,13 @@ def replay_tape_into(OrderBook book, tape, bint skip_gaps=False):
                 i += 1
                 continue
             # A delta's rows are read once: its END row is found while it is applied. A message
-            # that was not applied is then located (and checked) by tape_message.
+            # that is not applied is located (and checked) before it counts (OrderBook._settle_lazy):
+            # unless the rows are malformed, src.n is the message's length after apply_message.
             j = -1
             if tape_message_lazy(rows, n, i, &src, &meta) == 0:
                 st = book.apply_message(&src, &meta)
                 if st != ST_MALFORMED:
-                    j = tape_message(rows, n, i, &src, &meta) if src.lazy else i + src.n
+                    j = i + src.n
             if j < 0:
                 err = -100
                 err_row = i

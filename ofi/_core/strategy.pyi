@@ -5,7 +5,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ofi._core.book import OrderBook
-from ofi._core.decode import Trade
+from ofi._core.events import Trade
 
 R_NAN_SPREAD: int
 R_NAN_OFI: int

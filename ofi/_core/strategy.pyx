@@ -23,7 +23,7 @@ import numpy as np
 cimport numpy as cnp
 
 from ofi._core.book cimport OrderBook
-from ofi._core.decode cimport Trade
+from ofi._core.events cimport Trade
 from ofi._core.features cimport feature_step_book, feature_step_trade
 from ofi._core.trees cimport forest_proba
 from ofi._core.linear cimport linear_proba

@@ -3,7 +3,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from ofi._core.decode import Trade
+from ofi._core.events import Trade
 
 CLASSIFICATIONS: Final[tuple[str, ...]]
 MAX_BUCKETS_PER_ROW: Final[float]

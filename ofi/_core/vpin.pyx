@@ -12,7 +12,7 @@ from libc.math cimport NAN, INFINITY, erfc, sqrt
 
 import numpy as np
 
-from ofi._core.decode cimport Trade
+from ofi._core.events cimport Trade
 from ofi._core.rolling cimport (
     Moments, moments_init, moments_free, moments_reset, moments_push, moments_var, count_arg,
 )

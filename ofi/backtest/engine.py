@@ -51,10 +51,10 @@ from ofi._core.backtest import EventLoop, LoopHost
 from ofi._core.book import OrderBook
 from ofi.backtest.latency import as_latency
 from ofi.backtest.orders import BUY, SELL, Fill, Order
-from ofi._core.decode import TAPE_DTYPE, TAPE_FLAG_BEGIN as FLAG_BEGIN, TAPE_KIND_BOOK as KIND_BOOK, TAPE_KIND_TRADE as KIND_TRADE
+from ofi._core.events import TAPE_DTYPE, TAPE_FLAG_BEGIN as FLAG_BEGIN, TAPE_KIND_BOOK as KIND_BOOK, TAPE_KIND_TRADE as KIND_TRADE
 from ofi.validation import check_tape as _check_tape
 from ofi.errors import InvalidInputError
-from ofi._core.decode import Trade
+from ofi._core.events import Trade
 from ofi.metrics.trading import TradingMetrics, markouts
 from ofi.validation import NS_PER_DAY
 from ofi.validation import positive_int

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from ofi._core.decode import FrameDecoder
+from ofi._core.decoder import default_decoder
 from ofi.backtest.engine import BacktestConfig, BacktestEngine, Strategy
 from ofi.errors import InvalidInputError, OfiError
 
@@ -44,7 +44,7 @@ class PaperTrader:
             raise InvalidInputError(f"symbol must be a non-empty string, got {symbol!r}")
         self.engine = BacktestEngine(config)
         self.symbol = symbol
-        self._dec = FrameDecoder(tick_size)
+        self._dec = default_decoder(tick_size)
         self.engine._begin(strategy, tick_size, symbol, 1)
         self.frames = 0
         self.skipped = 0

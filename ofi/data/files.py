@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ofi._core.decode import FrameDecoder
+from ofi._core.decoder import FrameDecoder
 from ofi.data.tape import FLAG_BEGIN, FLAG_END, KIND_TRADE, empty_tape
 from ofi._progress import Progress, Reporter
 from ofi.errors import InvalidInputError

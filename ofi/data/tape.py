@@ -16,7 +16,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from ofi._core.book import OrderBook
-from ofi._core.decode import (
+from ofi._core.decoder import default_decoder
+from ofi._core.events import (
     TAPE_DTYPE,
     TAPE_FLAG_BEGIN as FLAG_BEGIN,
     TAPE_FLAG_BLOCK as FLAG_BLOCK,
@@ -25,7 +26,6 @@ from ofi._core.decode import (
     TAPE_FLAG_SNAPSHOT as FLAG_SNAPSHOT,
     TAPE_KIND_BOOK as KIND_BOOK,
     TAPE_KIND_TRADE as KIND_TRADE,
-    FrameDecoder,
 )
 from ofi._core.replay import TOB_DTYPE, replay_tape_into
 from ofi.errors import InvalidInputError
@@ -44,7 +44,7 @@ def empty_tape(n: int = 0) -> np.ndarray:
 
 
 def frames_to_tape(frames: Iterable[Any], tick_size: Any, *, symbol: str | None = None) -> np.ndarray:
-    """Convert raw V5 frames of one instrument to a tape.
+    """Convert raw frames of one instrument to a tape (Bybit V5 frames: the default decoder).
 
     Parameters
     ----------
@@ -68,7 +68,7 @@ def frames_to_tape(frames: Iterable[Any], tick_size: Any, *, symbol: str | None 
     InvalidInputError
         A malformed frame or unsupported topic; the message names the frame's index.
     """
-    return FrameDecoder(tick_size).to_tape(frames, symbol=symbol)
+    return default_decoder(tick_size).to_tape(frames, symbol=symbol)
 
 
 def replay_tape(tape: np.ndarray, tick_size: Any = None, *, book: OrderBook | None = None,

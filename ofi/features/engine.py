@@ -17,7 +17,7 @@ import numpy as np
 from ofi._core.book import OrderBook
 from ofi._core.features import N_FEATURE_SLOTS, FeatureKernel
 from ofi._progress import Progress, Reporter
-from ofi._core.decode import TAPE_FLAG_END as FLAG_END, TAPE_KIND_BOOK as KIND_BOOK, TAPE_KIND_TRADE as KIND_TRADE
+from ofi._core.events import TAPE_FLAG_END as FLAG_END, TAPE_KIND_BOOK as KIND_BOOK, TAPE_KIND_TRADE as KIND_TRADE
 from ofi.validation import check_tape as _check_tape
 from ofi.errors import InvalidInputError
 from ofi.features.config import FeatureConfig

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ofi._core.book import OrderBook
-from ofi._core.decode import Trade
+from ofi._core.events import Trade
 from ofi.errors import OfiError
 from ofi.features import FeatureEngine, FeatureVector
 from ofi.orderflow import OrderFlowCalculator, VpinCalculator

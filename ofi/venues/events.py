@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Union
 
 if TYPE_CHECKING:  # pragma: no cover
     from ofi._core.book import OrderBook
-    from ofi._core.decode import Trade
+    from ofi._core.events import Trade
 
 __all__ = [
     "BookUpdate",

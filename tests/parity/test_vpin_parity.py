@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ofi._core.decode import Trade
+from ofi._core.events import Trade
 from ofi.orderflow.vpin import VpinCalculator, vpin_series
 from reference import vpin as ref
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from ofi import InstrumentSpec, OrderBook
-from ofi.errors import BookIntegrityError, InvalidInputError, OfiError, SequenceGapError
+from ofi.errors import BookIntegrityError, ExchangeError, InvalidInputError, OfiError, SequenceGapError
+from ofi.venues.bybit.snapshot import book_from_rest
 
 from support import TS, frame  # noqa: E402
 
@@ -686,7 +687,7 @@ def test_large_crossing_delta_rolls_back_completely():
     assert b.bids()[:, 1].tolist() == [3.0] * 10_000
 
 
-# ----------------------------------------------------------------------------- from_rest, copy, clear
+# ----------------------------------------------------------------------------- book_from_rest (Bybit REST), copy, clear
 
 REST_RESULT = {"s": "BTCUSDT", "a": [["65557.7", "16.606555"], ["65558.0", "1"]],
                "b": [["65485.47", "47.081829"], ["65485.00", "0.5"]],
@@ -700,7 +701,7 @@ REST_ENVELOPE = {"retCode": 0, "retMsg": "OK", "result": REST_RESULT, "retExtInf
     ids=["envelope", "result", "envelope-json", "result-json", "envelope-bytes"],
 )
 def test_from_rest(payload):
-    b = OrderBook.from_rest(payload, tick_size="0.01")
+    b = book_from_rest(payload, tick_size="0.01")
     assert isinstance(b, OrderBook) and b.symbol == "BTCUSDT"
     assert levels(b) == ([[65485.47, 47.081829], [65485.0, 0.5]], [[65557.7, 16.606555], [65558.0, 1.0]])
     assert b.best_bid_ticks() == 6548547
@@ -709,7 +710,7 @@ def test_from_rest(payload):
 
 
 def test_from_rest_then_deltas_continue_the_sequence():
-    b = OrderBook.from_rest(REST_ENVELOPE, tick_size="0.01")
+    b = book_from_rest(REST_ENVELOPE, tick_size="0.01")
     assert b.apply_levels(*arr([6548548], [1.0]), *arr([], []), update_id=230705)
     assert b.best_bid() == 65485.48
     with pytest.raises(SequenceGapError):
@@ -718,14 +719,60 @@ def test_from_rest_then_deltas_continue_the_sequence():
 
 def test_from_rest_rejects():
     with pytest.raises(OfiError):
-        OrderBook.from_rest({"retCode": 10001, "retMsg": "Not supported symbols", "result": {}}, tick_size="0.01")
+        book_from_rest({"retCode": 10001, "retMsg": "Not supported symbols", "result": {}}, tick_size="0.01")
     with pytest.raises(InvalidInputError):
-        OrderBook.from_rest({"result": {"s": "BTCUSDT", "b": [["1.005", "1"]], "a": [], "u": 1, "ts": 1}},
-                            tick_size="0.01")
+        book_from_rest({"result": {"s": "BTCUSDT", "b": [["1.005", "1"]], "a": [], "u": 1, "ts": 1}},
+                       tick_size="0.01")
     with pytest.raises(InvalidInputError):
-        OrderBook.from_rest("not json", tick_size="0.01")
+        book_from_rest("not json", tick_size="0.01")
     with pytest.raises(InvalidInputError):
-        OrderBook.from_rest(REST_ENVELOPE, tick_size="0.01", symbol="ETHUSDT")
+        book_from_rest(REST_ENVELOPE, tick_size="0.01", symbol="ETHUSDT")
+
+
+def _nested(depth):
+    deep = []
+    for _ in range(depth):
+        deep = [deep]
+    return deep
+
+
+@pytest.mark.parametrize("payload", [
+    "[" * 100_000,
+    b'{"retCode":0,"result":' + b"[" * 100_000,
+    '{"s":"BTCUSDT","b":' + "[" * 100_000,
+    {"s": "BTCUSDT", "b": [[_nested(100_000), "1"]], "a": []},
+    {"s": "BTCUSDT", "b": [_nested(100_000)], "a": []},
+    {"s": "BTCUSDT", "b": [], "a": [], "u": _nested(100_000)},
+    {"s": _nested(100_000), "b": [], "a": []},
+], ids=["str", "bytes-envelope", "str-levels", "dict-price", "dict-level", "dict-u", "dict-s"])
+@pytest.mark.parametrize("symbol", [None, "BTCUSDT"])
+def test_book_from_rest_deep_nesting_is_invalid_input(payload, symbol):
+    # Defect D4: deeply nested JSON made json.loads raise RecursionError, and a deeply nested value in
+    # a dict payload made the error message's repr raise it; both must be an InvalidInputError.
+    with pytest.raises(InvalidInputError) as ei:
+        book_from_rest(payload, tick_size="0.01", symbol=symbol)
+    assert len(str(ei.value)) < 1000
+
+
+def test_book_from_rest_deeply_nested_ret_code_is_an_exchange_error_with_a_short_message():
+    # Defect D4 (as above): the ExchangeError's message repr'd the nested retCode.
+    with pytest.raises(ExchangeError) as ei:
+        book_from_rest({"retCode": _nested(100_000), "retMsg": _nested(100_000), "result": {}}, tick_size="0.01")
+    assert len(str(ei.value)) < 1000
+
+
+def test_book_from_rest_huge_payload_is_invalid_input():
+    # Defect D4: a payload far beyond any order-book response was parsed whole (memory, time); it is
+    # refused by size before json.loads sees it.
+    from ofi.venues.bybit.snapshot import MAX_PAYLOAD_BYTES
+
+    head = b'{"retCode":0,"result":{"s":"BTCUSDT","a":[],"b":['
+    row = b'["1.00","1"],'
+    payload = head + row * ((MAX_PAYLOAD_BYTES - len(head)) // len(row) + 1) + b'["1.00","1"]]}}'
+    with pytest.raises(InvalidInputError, match="payload"):
+        book_from_rest(payload, tick_size="0.01")
+    with pytest.raises(InvalidInputError, match="payload"):
+        book_from_rest(payload.decode(), tick_size="0.01")
 
 
 def test_copy_is_independent(book):

@@ -17,6 +17,7 @@ from ofi import OrderBook, Trade
 from ofi.data.tape import frames_to_tape
 from ofi.errors import InvalidInputError, OfiError, SequenceGapError
 from ofi.frames import BookFrame, ControlFrame, TradeFrame, decode_frame
+from ofi.venues.bybit.snapshot import book_from_rest
 
 MS = 1_000_000
 
@@ -150,7 +151,7 @@ def test_orderbook_full_is_delta_only_seeded_from_rest():
         OrderBook("BTCUSDT", tick_size="0.01").apply_frame(d)
     rest = {"s": "BTCUSDT", "b": [["65485.47", "47.081829"]], "a": [["65557.7", "16.606555"], ["65560.0", "1"]],
             "ts": 1716863719031, "u": 230704, "seq": 1432604333, "cts": 1716863718905}
-    book = OrderBook.from_rest(rest, tick_size="0.01")
+    book = book_from_rest(rest, tick_size="0.01")
     assert book.apply_frame(d) is True
     assert book.bbo() == (65485.48, 1.5, 65560.0, 1.0) and book.update_id == 230705
     assert book.topic == topic

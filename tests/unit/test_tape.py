@@ -146,3 +146,26 @@ def test_levels_applied_counts_levels_of_applied_messages_only():
     with pytest.raises(SequenceGapError):
         book.apply_frame(frame("delta", 9, b=[("99.8", "1")]))
     assert book.levels_applied == 6
+
+
+def _counters(book):
+    return (book.update_id, book.stale, book.ready, book.messages, book.rejected, book.gaps, book.ignored,
+            book.levels_applied, book.epoch, book.top_levels(50)[0].tolist(), book.top_levels(50)[1].tolist())
+
+
+@pytest.mark.parametrize(("u", "what"), [(9, "gap"), (5, "duplicate"), (6, "next")])
+def test_unterminated_delta_is_rejected_before_it_touches_the_book(u, what):
+    # Defect D5: replay applied a delta before checking that its rows end with FLAG_END, so a delta
+    # whose u also jumped raised InvalidInputError but left the book stale with a gap counted (and a
+    # duplicate counted as ignored). Now the rows are checked first: the book and its counters stay
+    # exactly as they were.
+    frames = FRAMES[:1] + [(60, frame("delta", u, b=[("99.8", "1"), ("99.7", "2")]))]
+    tape = frames_to_tape(frames, "0.1")
+    tape["flags"][-1] ^= FLAG_END           # the delta's last row loses its END flag
+    book = OrderBook("BTCUSDT", tick_size="0.1")
+    replay_tape(tape[:4], book=book)
+    before = _counters(book)
+    for on_gap in ("raise", "skip"):
+        with pytest.raises(InvalidInputError, match="tape row 0: book message rows"):
+            replay_tape(tape[4:], book=book, on_gap=on_gap)
+        assert _counters(book) == before, (what, on_gap)

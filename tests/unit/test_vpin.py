@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm, t as student_t
 
-from ofi._core.decode import Trade
+from ofi._core.events import Trade
 from ofi.errors import InvalidInputError
 from ofi.orderflow.vpin import VpinCalculator, VpinResult, vpin_cdf, vpin_series
 from reference import vpin as ref

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ofi._core.decode import FrameDecoder
+from ofi.venues.bybit._decode import BybitDecoder
 from ofi._progress import Progress, Reporter
 from ofi.data.download import download_file, is_http_url
 from ofi.data.files import (DEFAULT_CHUNK_LINES, DEFAULT_CHUNK_ROWS, FLOAT, INT, INT64_MAX, READ_ERRORS, STR,
@@ -351,13 +351,13 @@ def iter_bybit_orderbook(path: str | os.PathLike, tick_size: Any, *, symbol: str
     """Tape chunks of a Bybit order-book archive, each ending on a whole message
     (see :func:`load_bybit_orderbook`)."""
     n = check_chunk_rows(chunk_lines, "chunk_lines")
-    decoder = FrameDecoder(tick_size)
+    decoder = BybitDecoder(tick_size)
     check_optional_str(symbol, "symbol")
     check_optional_str(member, "member")
     return iter_source(path, member, progress, lambda src, rep: _orderbook_chunks(src, decoder, symbol, n, rep))
 
 
-def _orderbook_chunks(src: Source, decoder: FrameDecoder, symbol: str | None, n: int,
+def _orderbook_chunks(src: Source, decoder: BybitDecoder, symbol: str | None, n: int,
                       rep: Reporter) -> Iterator[np.ndarray]:
     batch: list[bytes] = []
     linenos: list[int] = []
@@ -385,7 +385,7 @@ def _orderbook_chunks(src: Source, decoder: FrameDecoder, symbol: str | None, n:
             yield tape
 
 
-def _frames_chunk(decoder: FrameDecoder, batch: list[bytes], linenos: list[int], symbol: str | None,
+def _frames_chunk(decoder: BybitDecoder, batch: list[bytes], linenos: list[int], symbol: str | None,
                   name: str) -> np.ndarray:
     try:
         tape = decoder.to_tape(batch, symbol=symbol)

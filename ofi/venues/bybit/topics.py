@@ -1,9 +1,10 @@
-"""Bybit V5's topic grammar: building topic names, reading a frame's topic and type.
+"""Bybit V5's public topic grammar: topic names, the rules on them, and reading a frame's topic and type.
 
-Public topics are ``orderbook.{depth}.{symbol}`` and ``publicTrade.{symbol}`` (options:
-``publicTrade.{baseCoin}``); bybit-v5.md section 6. Frames name their topic and type in the first
-few hundred characters (``{"topic":"orderbook.50.BTCUSDT","type":"snapshot",...}``), so the stream
-classifies a frame by looking there, without parsing it.
+``orderbook.<depth>.<symbol>`` (depth: a number, ``full`` or ``rpi``) carries book messages,
+``publicTrade.<symbol>`` trades (``publicTrade.<base coin>`` on options); bybit-v5.md section 6. The frame
+decoder (``_decode.pyx``) reads its prefixes from here, so each is spelled once. Frames name their topic and
+type in the first few hundred characters (``{"topic":"orderbook.50.BTCUSDT","type":"snapshot",...}``), so
+the stream classifies a frame by looking there, without parsing it.
 """
 from __future__ import annotations
 
@@ -11,9 +12,54 @@ import re
 
 from ofi.validation import is_symbol
 
-# ---- stream-side topic grammar
+__all__ = ["BOOK_PREFIX", "TRADE_PREFIX", "NAMED_BOOK_DEPTHS", "book_topic_symbol", "unsupported_topic_message",
+           "BOOK", "TRADES", "book_topic", "trade_topic", "parse_topic", "topic_of", "is_snapshot",
+           "is_book_restart", "named_topics"]
+
+#: Prefix of order-book topics (``orderbook.50.BTCUSDT``).
 BOOK_PREFIX = "orderbook."
+#: Prefix of public-trade topics (``publicTrade.BTCUSDT``).
 TRADE_PREFIX = "publicTrade."
+#: Book depths that are names, not numbers: ``orderbook.full.<symbol>`` (delta-only, seeded from
+#: REST ``/v5/market/full_orderbook``) and ``orderbook.rpi.<symbol>`` (bybit-v5.md section 6.1).
+NAMED_BOOK_DEPTHS = ("full", "rpi")
+
+# Topics the decoder refuses, by prefix, with what to say about them.
+_UNSUPPORTED = {
+    "tickers": "tickers (use the REST tickers endpoint; ticker deltas are not a book)",
+    "kline": "kline",
+    "liquidation": "liquidation",
+    "allLiquidation": "allLiquidation",
+    "system": "system status",
+}
+
+
+def book_topic_symbol(topic: str) -> str | None:
+    """The symbol of an order-book topic ``orderbook.<depth>.<symbol>``, or None if ``topic`` is not one.
+
+    >>> book_topic_symbol("orderbook.50.BTCUSDT"), book_topic_symbol("orderbook.full.BTCUSDT")
+    ('BTCUSDT', 'BTCUSDT')
+    >>> book_topic_symbol("publicTrade.BTCUSDT") is None, book_topic_symbol("orderbook.x.BTCUSDT") is None
+    (True, True)
+    """
+    parts = topic.split(".")
+    if len(parts) != 3 or f"{parts[0]}." != BOOK_PREFIX or not parts[2]:
+        return None
+    depth = parts[1]
+    if not ((depth.isascii() and depth.isdigit()) or depth in NAMED_BOOK_DEPTHS):
+        return None
+    return parts[2]
+
+
+def unsupported_topic_message(topic: str) -> str:
+    """The error message for a frame whose topic the decoder does not handle."""
+    prefix = topic.split(".", 1)[0]
+    what = _UNSUPPORTED.get(prefix, prefix)
+    return (f"unsupported topic {topic!r}: the decoder handles {BOOK_PREFIX}* and {TRADE_PREFIX}* frames "
+            f"and control replies, not {what}")
+
+
+# ---- stream-side topic grammar
 BOOK = 0   # parse_topic kinds
 TRADES = 1
 
@@ -38,11 +84,12 @@ def trade_topic(symbol: str, category: str) -> str:
 
 def parse_topic(topic: str) -> tuple[int, int | None, str] | None:
     """``(BOOK, depth, symbol)`` or ``(TRADES, None, symbol)``; None for any other topic."""
+    symbol = book_topic_symbol(topic)
+    if symbol is not None:                  # the stream subscribes numbered depths of valid symbols only
+        depth = topic.split(".")[1]
+        return (BOOK, int(depth), symbol) if depth.isdigit() and is_symbol(symbol) else None
     parts = topic.split(".")
-    if parts[0] == "orderbook" and len(parts) == 3 and parts[1].isascii() and parts[1].isdigit() \
-            and is_symbol(parts[2]):
-        return BOOK, int(parts[1]), parts[2]
-    if parts[0] == "publicTrade" and len(parts) == 2 and is_symbol(parts[1]):
+    if f"{parts[0]}." == TRADE_PREFIX and len(parts) == 2 and is_symbol(parts[1]):
         return TRADES, None, parts[1]
     return None
 

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import requests
 
 from ofi._core.book import OrderBook
-from ofi._core.decode import Trade
+from ofi._core.events import Trade
 from ofi.errors import AuthenticationError, ExchangeError, InvalidInputError
 from ofi.spec import InstrumentSpec
 from ofi.venues.bybit.rest.checks import (
@@ -65,6 +65,7 @@ from ofi.venues.bybit.rest.results import (
 )
 from ofi.venues.bybit.rest.transport import Transport
 from ofi.venues.bybit.signing import DEFAULT_RECV_WINDOW_MS, Credentials, Secret
+from ofi.venues.bybit.snapshot import book_from_rest
 
 __all__ = ["BybitClient", "MAINNET_URL", "MAINNET_ALT_URL", "TESTNET_URL", "DEMO_URL"]
 
@@ -388,12 +389,12 @@ class BybitClient:
             raise ExchangeError("/v5/market/orderbook: the response has no result object",
                                 endpoint="/v5/market/orderbook")
         if spec is not None:
-            return OrderBook.from_rest(result, spec=spec, symbol=symbol)
+            return book_from_rest(result, spec=spec, symbol=symbol)
         try:
-            return OrderBook.from_rest(result, spec=self.get_instrument(symbol, category), symbol=symbol)
+            return book_from_rest(result, spec=self.get_instrument(symbol, category), symbol=symbol)
         except InvalidInputError:
             # The cached tick may be stale (Bybit changes ticks; bybit-v5.md 6.3): refresh it once.
-            return OrderBook.from_rest(result, spec=self.get_instrument(symbol, category, refresh=True),
+            return book_from_rest(result, spec=self.get_instrument(symbol, category, refresh=True),
                                        symbol=symbol)
 
     def get_trades(

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ofi._core.decode import FrameDecoder, Trade
+from ofi._core.decoder import FrameDecoder
+from ofi._core.events import Trade
 from ofi.errors import ExchangeError, InvalidInputError
 from ofi.spec import InstrumentSpec
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from ofi._core.book import OrderBook
-from ofi._core.decode import decoder_for
+from ofi.venues.bybit._decode import decoder_for
 from ofi.errors import BookIntegrityError, InvalidInputError, SequenceGapError
 from ofi.spec import InstrumentSpec
 from ofi.venues.bybit.stream import control

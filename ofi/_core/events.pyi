@@ -1,5 +1,4 @@
-from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -11,9 +10,6 @@ TAPE_FLAG_BEGIN: int
 TAPE_FLAG_END: int
 TAPE_FLAG_BLOCK: int
 TAPE_FLAG_RPI: int
-
-def unsupported_topic_message(topic: str) -> str: ...
-def decoder_for(tick_size: Any) -> FrameDecoder: ...
 
 class Trade:
     symbol: str
@@ -36,13 +32,3 @@ class Trade:
     def signed_size(self) -> float: ...
     @staticmethod
     def from_frame(raw: str | bytes, tick_size: Any, ts_local: int = ...) -> list[Trade]: ...
-
-class FrameDecoder:
-    tick_size: Decimal
-    def __init__(self, tick_size: Any) -> None: ...
-    @property
-    def tick_float(self) -> float: ...
-    def decode(self, raw: str | bytes, ts_local: int = ...) -> tuple: ...
-    def decode_trades(self, raw: str | bytes, ts_local: int = ...) -> list[Trade]: ...
-    def parse_level(self, price: str, size: str) -> tuple[int, float]: ...  # (int64_t ticks, double size)
-    def to_tape(self, frames: Iterable[Any], *, symbol: str | None = ...) -> np.ndarray: ...

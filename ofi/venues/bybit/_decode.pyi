@@ -1,0 +1,9 @@
+from typing import Any
+
+from ofi._core.decoder import FrameDecoder
+
+def decoder_for(tick_size: Any) -> BybitDecoder: ...
+def unsupported_topic_message(topic: str) -> str: ...
+
+class BybitDecoder(FrameDecoder):
+    def __init__(self, tick_size: Any) -> None: ...
