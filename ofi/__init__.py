@@ -16,7 +16,7 @@ from ofi.errors import (
     SequenceGapError,
 )
 from ofi.features import FeatureConfig, FeatureEngine
-from ofi.frames import BookFrame, ControlFrame, Trade, TradeFrame, decode_frame
+from ofi.venues.bybit.frames import BookFrame, ControlFrame, Trade, TradeFrame, decode_frame
 from ofi.models import GradientBoostingModel, LogisticModel
 from ofi.strategy import Signal, SignalConfig, SignalGenerator
 from ofi.backtest import BacktestConfig, BacktestEngine
