@@ -1,12 +1,12 @@
 """Argument checks shared by the live stream and the replay (the same options mean the same thing)."""
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from ofi.errors import InvalidInputError
 from ofi.spec import InstrumentSpec, parse_step
+from ofi.validation import positive_float, positive_int
 from ofi.venues.bybit.symbols import CATEGORIES
 
 
@@ -26,19 +26,11 @@ def _tick_sizes(tick_sizes: Any) -> dict[str, Any]:
             for k, v in tick_sizes.items()}
 
 
-def _check_number(value: Any, name: str, lo: float, strict: bool = True, allow_none: bool = False) -> Any:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or (
-            value <= lo if strict else value < lo):
-        op = ">" if strict else ">="
-        raise InvalidInputError(f"{name} must be a finite number {op} {lo}, got {value!r}")
-    return float(value)
+def _check_number(value: Any, name: str, *, allow_zero: bool = False, allow_none: bool = False) -> float | None:
+    """A finite number > 0 (>= 0 with ``allow_zero``; None passes with ``allow_none``): ``ofi.validation``'s rule."""
+    return None if value is None and allow_none else positive_float(name, value, allow_zero=allow_zero)
 
 
-def _check_int(value: Any, name: str, lo: int, allow_none: bool = False) -> Any:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise InvalidInputError(f"{name} must be an int >= {lo}, got {value!r}")
-    return value
+def _check_int(value: Any, name: str, minimum: int, *, allow_none: bool = False) -> int | None:
+    """An integer >= ``minimum`` (None passes with ``allow_none``): ``ofi.validation``'s rule."""
+    return None if value is None and allow_none else positive_int(name, value, minimum=minimum)

@@ -316,10 +316,10 @@ class BybitStream:
         if record_to is not None and recorder is None:
             raise InvalidInputError(
                 f"record_to needs a recorder, and {type(self).__qualname__}.recorder is None")
-        ping = _check_number(ping_interval_s, "ping_interval_s", 0.0)
-        pong = _check_number(pong_timeout_s, "pong_timeout_s", 0.0)
-        idle = _check_number(idle_timeout_s, "idle_timeout_s", 0.0, allow_none=True)
-        poll = _check_number(poll_interval_s, "poll_interval_s", 0.0)
+        ping = _check_number(ping_interval_s, "ping_interval_s")
+        pong = _check_number(pong_timeout_s, "pong_timeout_s")
+        idle = _check_number(idle_timeout_s, "idle_timeout_s", allow_none=True)
+        poll = _check_number(poll_interval_s, "poll_interval_s")
         self._cfg: dict[str, Any] = {
             "record_to": record_to,
             "recorder": recorder,
@@ -329,14 +329,14 @@ class BybitStream:
             "ping_interval_s": ping,
             "pong_timeout_s": pong,
             "idle_timeout_s": idle if idle is not None else ping + pong,
-            "connect_timeout_s": _check_number(connect_timeout_s, "connect_timeout_s", 0.0),
-            "reconnect_delay_s": _check_number(reconnect_delay_s, "reconnect_delay_s", 0.0, strict=False),
-            "reconnect_delay_max_s": _check_number(reconnect_delay_max_s, "reconnect_delay_max_s", 0.0, strict=False),
-            "backoff_reset_s": _check_number(backoff_reset_s, "backoff_reset_s", 0.0, strict=False),
+            "connect_timeout_s": _check_number(connect_timeout_s, "connect_timeout_s"),
+            "reconnect_delay_s": _check_number(reconnect_delay_s, "reconnect_delay_s", allow_zero=True),
+            "reconnect_delay_max_s": _check_number(reconnect_delay_max_s, "reconnect_delay_max_s", allow_zero=True),
+            "backoff_reset_s": _check_number(backoff_reset_s, "backoff_reset_s", allow_zero=True),
             "max_reconnects": _check_int(max_reconnects, "max_reconnects", 0, allow_none=True),
-            "resync_delay_s": _check_number(resync_delay_s, "resync_delay_s", 0.0, strict=False),
-            "resync_delay_max_s": _check_number(resync_delay_max_s, "resync_delay_max_s", 0.0, strict=False),
-            "snapshot_timeout_s": _check_number(snapshot_timeout_s, "snapshot_timeout_s", 0.0),
+            "resync_delay_s": _check_number(resync_delay_s, "resync_delay_s", allow_zero=True),
+            "resync_delay_max_s": _check_number(resync_delay_max_s, "resync_delay_max_s", allow_zero=True),
+            "snapshot_timeout_s": _check_number(snapshot_timeout_s, "snapshot_timeout_s"),
             "max_args_per_request": _check_int(max_args_per_request, "max_args_per_request", 1),
             "poll_interval_s": min(poll, ping),
             "seed": seed,
@@ -491,8 +491,8 @@ class BybitStream:
         int
             Events delivered.
         """
-        deadline = None if duration_s is None else time.monotonic() + _check_number(duration_s, "duration_s", 0.0,
-                                                                                     strict=False)
+        wait_s = _check_number(duration_s, "duration_s", allow_zero=True, allow_none=True)
+        deadline = None if wait_s is None else time.monotonic() + wait_s
         limit = _check_int(max_events, "max_events", 0, allow_none=True)
         n = 0
         while limit is None or n < limit:
