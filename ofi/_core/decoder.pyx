@@ -134,6 +134,16 @@ cdef object _shared_default_decoder(object tick_size):
     return shared_decoder(_registered_factory(), tick_size)
 
 
+def frame_symbol(text):
+    """The symbol a raw frame belongs to by the default decoder's rule (``FrameDecoder.frame_symbol``).
+
+    A recording files each frame under it (``ofi.data.recording.RecordingWriter``); None for a frame
+    of no symbol (a control reply) or when the registered factory has no such rule.
+    """
+    rule = getattr(_registered_factory(), "frame_symbol", None)
+    return rule(text) if rule is not None else None
+
+
 bind_trade_decoder(_shared_default_decoder)
 
 
@@ -187,6 +197,12 @@ cdef class FrameDecoder:
     @property
     def tick_float(self):
         return float(self.tick_size)
+
+    @staticmethod
+    def frame_symbol(text):
+        """The symbol a raw frame (str) belongs to, or None for a control frame. The base knows no frame
+        layout and says None; a venue's decoder overrides it."""
+        return None
 
     # ---- what a venue decoder overrides ----------------------------------------------------------
 

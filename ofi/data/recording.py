@@ -43,6 +43,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
 
+from ofi._core.decoder import frame_symbol
 from ofi.errors import InvalidInputError, OfiWarning
 from ofi.validation import is_symbol, json_loads
 
@@ -64,7 +65,6 @@ CONTROL_SYMBOL = "_control"  # frames without a topic (pongs, subscribe replies)
 
 _NS_PER_HOUR = 3_600_000_000_000
 _FILE_RE = re.compile(r"^(?P<symbol>.+)_(?P<hour>\d{4}-\d\d-\d\dT\d\d)(?:\.(?P<part>\d+))?\.jsonl\.gz$")
-_TOPIC_KEY = '"topic":"'
 _READ_CHUNK = 1 << 16
 
 
@@ -132,19 +132,6 @@ def recording_path(directory: str | os.PathLike[str], symbol: str, ts_local_ns: 
     label = _hour_label(ts_local_ns // _NS_PER_HOUR)
     suffix = f".{part}" if part else ""
     return Path(directory) / symbol / label[:10] / f"{symbol}_{label}{suffix}.jsonl.gz"
-
-
-def _symbol_of(text: str) -> str:
-    """Symbol of a frame from its topic (last dotted part), or CONTROL_SYMBOL."""
-    i = text.find(_TOPIC_KEY)
-    if i < 0:
-        return CONTROL_SYMBOL
-    i += len(_TOPIC_KEY)
-    j = text.find('"', i)
-    if j < 0:
-        return CONTROL_SYMBOL
-    sym = text[i:j].rsplit(".", 1)[-1]
-    return sym if is_symbol(sym) else CONTROL_SYMBOL
 
 
 class _OpenFile:
@@ -289,7 +276,7 @@ class RecordingWriter:
             line = '{"ts_local":%d,"raw":%s,"bytes":true}\n' % (ts, encode_basestring_ascii(text))
         else:
             raise InvalidInputError(f"raw must be str, bytes, bytearray or memoryview, got {type(raw).__name__}")
-        symbol = self._symbol if self._symbol is not None else _symbol_of(text)
+        symbol = self._symbol if self._symbol is not None else (frame_symbol(text) or CONTROL_SYMBOL)
         hour = ts // _NS_PER_HOUR
         f = self._files.get(symbol)
         if f is None or f.hour != hour:

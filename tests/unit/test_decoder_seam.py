@@ -108,3 +108,28 @@ def test_book_topic_symbol(topic, symbol):
 def test_unsupported_topic_message_names_the_topic():
     msg = unsupported_topic_message("tickers.BTCUSDT")
     assert "tickers.BTCUSDT" in msg and "REST tickers endpoint" in msg and "orderbook.*" in msg
+
+
+def test_a_recording_files_frames_by_the_default_decoders_symbol_rule(tmp_path):
+    # The recorder (ofi.data) asks the registered decoder which symbol a frame belongs to; it holds no
+    # venue's topic rule itself.
+    from ofi._core.decoder import frame_symbol
+    from ofi.data.recording import CONTROL_SYMBOL, RecordingWriter, read_recording
+
+    assert FrameDecoder.frame_symbol(SNAP) is None                     # the base knows no layout
+    assert BybitDecoder.frame_symbol(SNAP) == "BTCUSDT" == frame_symbol(SNAP)
+    assert frame_symbol(TRADE) == "BTCUSDT" and frame_symbol('{"op":"pong"}') is None
+    assert frame_symbol('{"topic":"orderbook.50.BTC/USDT"}') is None    # not a symbol: a control file
+
+    def write(directory):
+        with RecordingWriter(directory) as w:
+            w.write(SNAP, 1_700_000_000_000_000_000)
+            w.write('{"op":"pong"}', 1_700_000_000_000_000_001)
+        return sorted(p.parent.parent.name for p in directory.rglob("*.jsonl.gz"))   # one file per symbol
+
+    assert write(tmp_path / "bybit") == sorted(["BTCUSDT", CONTROL_SYMBOL])
+    previous = set_default_decoder(lambda tick: BybitDecoder(tick))       # a factory without the rule
+    try:
+        assert write(tmp_path / "plain") == [CONTROL_SYMBOL]               # both frames in the control file
+    finally:
+        set_default_decoder(previous)

@@ -85,6 +85,11 @@ cdef class BybitDecoder(FrameDecoder):
     tick_size : str, float or Decimal
         The instrument's tick size; prices are converted to integer ticks of it.
     """
+    @staticmethod
+    def frame_symbol(text):
+        """The symbol at the end of a frame's topic (``orderbook.50.BTCUSDT`` -> ``BTCUSDT``), or None."""
+        return topics.frame_symbol(text)
+
     # What the frame has shown so far (checked once it is read whole).
     cdef int type_code
     cdef bint has_u

@@ -14,7 +14,7 @@ from ofi.validation import is_symbol
 
 __all__ = ["BOOK_PREFIX", "TRADE_PREFIX", "NAMED_BOOK_DEPTHS", "book_topic_symbol", "unsupported_topic_message",
            "BOOK", "TRADES", "book_topic", "trade_topic", "parse_topic", "topic_of", "is_snapshot",
-           "is_book_restart", "named_topics"]
+           "is_book_restart", "named_topics", "frame_symbol"]
 
 #: Prefix of order-book topics (``orderbook.50.BTCUSDT``).
 BOOK_PREFIX = "orderbook."
@@ -128,3 +128,12 @@ def named_topics(msg: str, topics: tuple[str, ...]) -> tuple[str, ...]:
             if part in topics and part not in named:
                 named.append(part)
     return tuple(named)
+
+
+def frame_symbol(raw: str) -> str | None:
+    """The symbol at the end of a frame's topic (a recording files the frame under it), None without one."""
+    topic = topic_of(raw)
+    if topic is None:
+        return None
+    symbol = topic.rsplit(".", 1)[-1]
+    return symbol if is_symbol(symbol) else None
