@@ -1420,3 +1420,24 @@ def test_a_frame_counts_as_received_no_earlier_than_the_previous_frames_last_mes
     s = Script()
     PaperTrader(s, cfg, tick_size="0.1", symbol="TEST").run_frames(t.frames).finish()
     assert [b[0] for b in s.books] == [ns(1.0) + d[0], ns(2.3), ns(3.0) + d[4]]
+
+
+def test_the_hosts_open_flag_stays_set_while_another_order_is_open():
+    # LoopHost.has_open (what the compiled strategy reads) must mirror the engine's open orders:
+    # cancelling one of two resting bids leaves the other open, so the flag stays True.
+    seen = []
+
+    class TwoBids(Script):
+        def on_book(self, ctx, book):
+            seen.append((ctx.has_open_orders, ctx._eng._host.has_open))
+            super().on_book(ctx, book)
+
+    tape = Tape().book(1, kind="snapshot", **BOOK)
+    for t in (2, 3, 4, 5):
+        tape = tape.book(t, [(99.9, 2.0 + t / 10)], [])
+    s = TwoBids({0: lambda c: (c.buy(0.1, 90.0), c.buy(0.1, 90.1)), 1: lambda c: c.cancel(1)})
+    eng, _ = run_eng(tape.build(), s)
+    assert seen[0] == (False, False) and seen[1] == (True, True)
+    assert all(ours == host for ours, host in seen), seen
+    assert seen[-1] == (True, True)                                  # order 2 still rests at 90.1
+    assert [st for st, _ in orders(eng)] == ["cancelled", "cancelled"]   # at the end of the data
