@@ -90,6 +90,8 @@ def test_secret_is_masked_everywhere():
     c = Credentials(KEY, SECRET)
     assert SECRET not in repr(c) and KEY not in repr(c)
     assert c.masked_key == "XXXX****"
+    # a built one names its masked key (only a half-built one, whose __init__ raised, says "<not set>")
+    assert repr(c) == "Credentials(api_key='XXXX****', api_secret=Secret('********'))"
 
 
 def test_secret_refuses_pickle_and_mutation():
