@@ -23,7 +23,7 @@ from ofi.errors import InvalidInputError
 __all__ = [
     "NS_PER_SECOND", "NS_PER_DAY", "MARKOUT_HORIZONS_NS", "MARKOUT_LABELS", "MAX_CLASSES", "SYMBOL_RE",
     "is_symbol", "float_array", "int_array", "timestamps", "same_length", "positive_int", "positive_float",
-    "min_periods", "duration_ns", "check_tape", "json_loads",
+    "min_periods", "duration_ns", "check_tape", "json_loads", "JSONLimitError",
 ]
 
 # ---------------------------------------------------------------- shared constants
@@ -152,16 +152,21 @@ def check_tape(tape) -> np.ndarray:
     return np.ascontiguousarray(tape)
 
 
+class JSONLimitError(ValueError):
+    """Valid-looking JSON that the parser cannot hold: nested too deeply or too large."""
+
+
 def json_loads(data):
     """``json.loads`` for untrusted bytes: too deep a nesting or too big a document is a ``ValueError``.
 
     ``json.loads`` raises ``RecursionError`` on deeply nested arrays (``'[' * 100_000``) and may raise
     ``MemoryError`` on a huge one; callers already turn ``ValueError`` into their own ``OfiError``
-    (``ExchangeError``, ``ModelFileError``, ``InvalidInputError``), so both become one.
+    (``ExchangeError``, ``ModelFileError``, ``InvalidInputError``), so both become one: a
+    :class:`JSONLimitError`, for a caller that words that case apart from "not JSON".
     """
     try:
         return json.loads(data)
     except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
+        raise JSONLimitError("JSON nested too deeply") from None
     except MemoryError:
-        raise ValueError("JSON document too large to parse") from None
+        raise JSONLimitError("JSON document too large to parse") from None

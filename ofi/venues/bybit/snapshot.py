@@ -6,7 +6,6 @@ core's, bound to Bybit's frame decoder, so that websocket deltas continue it.
 """
 from __future__ import annotations
 
-import json
 import reprlib
 from typing import Any
 
@@ -15,6 +14,7 @@ import numpy as np
 from ofi._core.book import OrderBook
 from ofi.errors import ExchangeError, InvalidInputError
 from ofi.spec import InstrumentSpec
+from ofi.validation import JSONLimitError, json_loads
 from ofi.venues.bybit._decode import BybitDecoder, decoder_for
 
 __all__ = ["book_from_rest"]
@@ -58,13 +58,11 @@ def book_from_rest(payload: dict | str | bytes, tick_size: Any = None, *, spec: 
             raise InvalidInputError(f"payload is {len(payload)} bytes, more than MAX_PAYLOAD_BYTES="
                                     f"{MAX_PAYLOAD_BYTES}: not an order-book response")
         try:
-            payload = json.loads(payload)
+            payload = json_loads(payload)
+        except JSONLimitError as exc:
+            raise InvalidInputError(f"payload is not an order-book response: {exc}") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidInputError(f"payload is not valid JSON: {exc}") from None
-        except RecursionError:
-            raise InvalidInputError("payload is not an order-book response: its JSON nests too deeply") from None
-        except MemoryError:
-            raise InvalidInputError("payload is not an order-book response: out of memory parsing it") from None
     if not isinstance(payload, dict):
         raise InvalidInputError(f"payload must be a dict (the REST response), got {type(payload).__name__}")
     result = payload

@@ -39,7 +39,6 @@ headers, signatures or bodies of signed requests; exception messages never hold 
 from __future__ import annotations
 
 import codecs
-import json
 import logging
 import math
 import random
@@ -62,7 +61,7 @@ from ofi.errors import (
     RequestTimeoutError,
     TransportError,
 )
-from ofi.validation import positive_float
+from ofi.validation import JSONLimitError, json_loads, positive_float
 from ofi.venues.bybit.rest.checks import _check_int, _check_non_negative
 from ofi.venues.bybit.rest.results import RateLimitStatus, ServerTime, _int_or_none, _server_time
 from ofi.venues.bybit.signing import Credentials, json_body, query_string
@@ -541,16 +540,15 @@ max_ban_wait_s, ip_rate_limit, time_sync, time_sync_interval_s, verify, session
             raise ExchangeError(f"{endpoint}: HTTP {status} with a body larger than {MAX_BODY_BYTES >> 20} MiB; "
                                 f"not parsed", status=status, endpoint=path)
         try:
-            data = json.loads(body)
+            data = json_loads(body)
+        except JSONLimitError:
+            raise ExchangeError(
+                f"{endpoint}: HTTP {status} with a JSON body too deeply nested or too large to parse "
+                f"({len(content)} bytes: {_snippet(body)})", status=status, endpoint=path) from None
         except ValueError:
             raise ExchangeError(
                 f"{endpoint}: HTTP {status} with a body that is not JSON ({len(content)} bytes: "
                 f"{_snippet(body)})", status=status, endpoint=path) from None
-        except (RecursionError, MemoryError):
-            # json recurses once per level of nesting: '[' * 100_000 must not escape as a RecursionError
-            raise ExchangeError(
-                f"{endpoint}: HTTP {status} with a JSON body too deeply nested or too large to parse "
-                f"({len(content)} bytes: {_snippet(body)})", status=status, endpoint=path) from None
         if not isinstance(data, dict) or not ("retCode" in data or "ret_code" in data):
             raise ExchangeError(
                 f"{endpoint}: HTTP {status} with a body that is not a V5 envelope (no retCode): "
