@@ -134,14 +134,14 @@ cdef object _shared_default_decoder(object tick_size):
     return shared_decoder(_registered_factory(), tick_size)
 
 
-def frame_symbol(text):
-    """The symbol a raw frame belongs to by the default decoder's rule (``FrameDecoder.frame_symbol``).
+def frame_symbol_rule():
+    """The default decoder's rule for which symbol a raw frame belongs to (``FrameDecoder.frame_symbol``).
 
-    A recording files each frame under it (``ofi.data.recording.RecordingWriter``); None for a frame
-    of no symbol (a control reply) or when the registered factory has no such rule.
+    A recording files each frame under ``rule(text)`` (``ofi.data.recording.RecordingWriter`` looks the
+    rule up once); it is None for a frame of no symbol (a control reply). A registered factory without
+    such a rule gets the base class's, which says None for every frame.
     """
-    rule = getattr(_registered_factory(), "frame_symbol", None)
-    return rule(text) if rule is not None else None
+    return getattr(_registered_factory(), "frame_symbol", FrameDecoder.frame_symbol)
 
 
 bind_trade_decoder(_shared_default_decoder)

@@ -43,7 +43,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
 
-from ofi._core.decoder import frame_symbol
+from ofi._core.decoder import frame_symbol_rule
 from ofi.errors import InvalidInputError, OfiWarning
 from ofi.validation import is_symbol, json_loads
 
@@ -207,6 +207,7 @@ class RecordingWriter:
         self._dir = Path(directory)
         self._dir.mkdir(parents=True, exist_ok=True)
         self._symbol = symbol
+        self._symbol_of = frame_symbol_rule()       # which symbol a frame belongs to: the default venue's rule
         self._flush_every = flush_every
         self._flush_interval = flush_interval_s
         self._level = compresslevel
@@ -276,7 +277,7 @@ class RecordingWriter:
             line = '{"ts_local":%d,"raw":%s,"bytes":true}\n' % (ts, encode_basestring_ascii(text))
         else:
             raise InvalidInputError(f"raw must be str, bytes, bytearray or memoryview, got {type(raw).__name__}")
-        symbol = self._symbol if self._symbol is not None else (frame_symbol(text) or CONTROL_SYMBOL)
+        symbol = self._symbol if self._symbol is not None else (self._symbol_of(text) or CONTROL_SYMBOL)
         hour = ts // _NS_PER_HOUR
         f = self._files.get(symbol)
         if f is None or f.hour != hour:

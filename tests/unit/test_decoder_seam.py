@@ -113,9 +113,10 @@ def test_unsupported_topic_message_names_the_topic():
 def test_a_recording_files_frames_by_the_default_decoders_symbol_rule(tmp_path):
     # The recorder (ofi.data) asks the registered decoder which symbol a frame belongs to; it holds no
     # venue's topic rule itself.
-    from ofi._core.decoder import frame_symbol
+    from ofi._core.decoder import frame_symbol_rule
     from ofi.data.recording import CONTROL_SYMBOL, RecordingWriter, read_recording
 
+    frame_symbol = frame_symbol_rule()
     assert FrameDecoder.frame_symbol(SNAP) is None                     # the base knows no layout
     assert BybitDecoder.frame_symbol(SNAP) == "BTCUSDT" == frame_symbol(SNAP)
     assert frame_symbol(TRADE) == "BTCUSDT" and frame_symbol('{"op":"pong"}') is None
